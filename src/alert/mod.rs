@@ -1,0 +1,1 @@
+//! Alert records: direction, repeat folding and the message format (being written).

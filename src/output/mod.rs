@@ -1,0 +1,1 @@
+//! Output sinks: file, stdout, syslog (being written).
