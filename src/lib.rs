@@ -8,6 +8,7 @@
 pub mod alert;
 pub mod capture;
 pub mod clock;
+pub mod config;
 pub mod flow;
 pub mod intel;
 pub mod output;
