@@ -6,9 +6,12 @@
 #![forbid(unsafe_code)]
 
 pub mod alert;
+pub mod app;
 pub mod capture;
+pub mod cli;
 pub mod clock;
 pub mod config;
+pub mod diag;
 pub mod flow;
 pub mod intel;
 pub mod output;

@@ -54,3 +54,11 @@ pub mod otx;
 pub mod set;
 pub mod textlist;
 pub mod update;
+
+/// Anything that can say which sources list an address: the frozen `set::IndicatorSet`, or a
+/// naive list in tests. Alerting is written against this, not against one structure.
+pub trait Indicators {
+    /// Appends every listing that covers `addr` to `out` (IPv4-mapped IPv6 is looked up as
+    /// IPv4) and says whether there was any. Must be fast when there is none.
+    fn listings<'a>(&'a self, addr: std::net::IpAddr, out: &mut Vec<Listing<'a>>) -> bool;
+}
