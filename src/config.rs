@@ -206,11 +206,40 @@ impl Config {
             locator: Locator::new(text),
             report,
         };
-        let config = reader.config(table);
+        let mut config = reader.config(table);
         reader.check(&config);
+        config.resolve_relative_paths();
         report.errors.sort_by_key(|problem| problem.line);
         report.warnings.sort_by_key(|problem| problem.line);
         Some(config)
+    }
+}
+
+impl Config {
+    /// Relative paths in the file are relative to the file's own directory, so a
+    /// configuration and its lists can move together (the demo relies on this).
+    fn resolve_relative_paths(&mut self) {
+        let Some(base) = self.path.parent().filter(|dir| !dir.as_os_str().is_empty()) else {
+            return;
+        };
+        let base = base.to_owned();
+        let resolve = |path: &Path| -> PathBuf {
+            if path.is_absolute() {
+                path.to_owned()
+            } else {
+                base.join(path)
+            }
+        };
+        for list in &mut self.lists {
+            if !list.path.is_empty() {
+                list.path = resolve(Path::new(&list.path))
+                    .to_string_lossy()
+                    .into_owned();
+            }
+        }
+        self.state.dir = resolve(&self.state.dir);
+        self.output.file = self.output.file.as_deref().map(resolve);
+        self.otx.api_key_file = self.otx.api_key_file.as_deref().map(resolve);
     }
 }
 

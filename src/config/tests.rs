@@ -140,3 +140,15 @@ fn list_names() {
     assert!(!valid_list_name("a b"));
     assert!(!valid_list_name(&"a".repeat(33)));
 }
+
+#[test]
+fn relative_paths_are_relative_to_the_configuration_file() {
+    let text = "[state]\ndir = \"state\"\n[[list]]\nname = \"a\"\npath = \"lists/*.txt\"\n\
+                [[list]]\nname = \"b\"\npath = \"/abs/b.txt\"\n[output]\nfile = \"out.log\"\n";
+    let mut report = Report::default();
+    let config = Config::parse(text, Path::new("/etc/fa/flowalert.toml"), &mut report).unwrap();
+    assert_eq!(config.state.dir, PathBuf::from("/etc/fa/state"));
+    assert_eq!(config.lists[0].path, "/etc/fa/lists/*.txt");
+    assert_eq!(config.lists[1].path, "/abs/b.txt");
+    assert_eq!(config.output.file, Some(PathBuf::from("/etc/fa/out.log")));
+}
