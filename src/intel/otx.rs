@@ -71,17 +71,25 @@ impl Cache {
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(err) => return Err(format!("{}: cannot read: {err}", path.display())),
         };
-        let cache: Cache = serde_json::from_slice(&bytes)
-            .map_err(|err| format!("{}: not an OTX cache: {err}", path.display()))?;
-        if cache.version != CACHE_VERSION {
-            let found = cache.version;
+        let not_cache =
+            |err: serde_json::Error| format!("{}: not an OTX cache: {err}", path.display());
+
+        // The version first, so another layout is named as such rather than as corrupt.
+        let found = serde_json::from_slice::<Versioned>(&bytes).map_err(not_cache)?;
+        if found.version != CACHE_VERSION {
+            let found = found.version;
             return Err(format!(
                 "{}: cache version {found}, this build reads {CACHE_VERSION}",
                 path.display()
             ));
         }
-        Ok(Some(cache))
+        serde_json::from_slice(&bytes).map(Some).map_err(not_cache)
     }
+}
+
+#[derive(Deserialize)]
+struct Versioned {
+    version: u32,
 }
 
 impl CachedIndicator {
@@ -126,8 +134,8 @@ pub fn load_cache(path: &Path, now_ms: i64, max_age_ms: i64) -> Result<Source, S
 
 fn add_pulse(pulse: &CachedPulse, now_ms: i64, source: &mut Source) {
     let url: Box<str> = pulse.url().into();
-    let current = pulse.indicators.iter().filter(|i| i.is_current(now_ms));
-    for (index, indicator) in current.enumerate() {
+    let numbered = pulse.indicators.iter().enumerate();
+    for (index, indicator) in numbered.filter(|(_, i)| i.is_current(now_ms)) {
         let Some(net) = parse_indicator(&indicator.indicator) else {
             // The cache has no lines; number the problem by its place in the pulse.
             source.problems.push(LineProblem {
@@ -275,7 +283,7 @@ mod tests {
     fn unparseable_indicator_is_a_problem_not_an_error() {
         let source = load("problem", CACHE, 30 * DAY_MS).unwrap();
         assert_eq!(source.problems.len(), 1);
-        assert_eq!(source.problems[0].line, 5);
+        assert_eq!(source.problems[0].line, 7);
         assert_eq!(
             source.problems[0].reason,
             "pulse aaaa0001: \"not-an-address\" is not an address or prefix"
@@ -308,7 +316,7 @@ mod tests {
         let err = load("corrupt", "{\"version\": 1, \"pulses\": [", DAY_MS).unwrap_err();
         assert!(err.contains("not an OTX cache"), "{err}");
 
-        let newer = r#"{"version": 2, "last_sync_ms": null, "pulses": []}"#;
+        let newer = r#"{"version": 2, "pulses": {"a": 1}, "extra": true}"#;
         let err = load("newer", newer, DAY_MS).unwrap_err();
         assert!(
             err.ends_with("cache version 2, this build reads 1"),

@@ -68,7 +68,7 @@ pub struct UpdateRun {
 
 /// Diagnostics of one run: written through the `diag` macros and kept.
 #[derive(Debug, Default)]
-pub struct Log {
+struct Log {
     lines: Vec<String>,
 }
 
@@ -105,10 +105,8 @@ pub fn run_update_with(config: &Config, clock: &Clock, options: &UpdateOptions) 
 
     let outcome = if !failures.is_empty() {
         let count = failures.len();
-        Err(anyhow::anyhow!(
-            "update: {count} failed: {}",
-            failures.join("; ")
-        ))
+        let all = failures.join("; ");
+        Err(anyhow::anyhow!("update: {count} source(s) failed: {all}"))
     } else if changed {
         Ok(UpdateOutcome::Changed)
     } else {
@@ -239,6 +237,12 @@ fn update_otx(
         overlap_ms: millis(options.otx_overlap),
     };
 
+    if !otx_sync::is_private_channel(&otx.url) {
+        log.warn(format!(
+            "otx: {} is not https; the API key goes in clear",
+            otx.url
+        ));
+    }
     let (outcome, stats) = otx_sync::sync(&plan, &key, &options.http, log)?;
     if stats.truncated > 0 {
         let count = stats.truncated;

@@ -542,7 +542,7 @@ fn otx_403_is_a_clear_error_and_the_cache_is_untouched() {
 
     assert_eq!(
         error(&run),
-        "update: 1 failed: otx: page 1: the OTX API key was refused (HTTP 403)"
+        "update: 1 source(s) failed: otx: page 1: the OTX API key was refused (HTTP 403)"
     );
     assert_eq!(server.requests().len(), 1, "a refusal is not retried");
     assert_eq!(std::fs::read(setup.cache_path()).unwrap(), old);
@@ -593,7 +593,7 @@ fn otx_retries_end_after_the_set_number_of_tries() {
 
     assert_eq!(
         error(&run),
-        "update: 1 failed: otx: page 1: HTTP status 502 after 3 tries"
+        "update: 1 source(s) failed: otx: page 1: HTTP status 502 after 3 tries"
     );
     assert_eq!(server.requests().len(), 3);
     assert!(!setup.cache_path().exists());
@@ -636,7 +636,7 @@ fn otx_server_closing_mid_page_keeps_the_old_cache_byte_for_byte() {
 
     let err = error(&run);
     assert!(
-        err.starts_with("update: 1 failed: otx: page 2: connection closed after"),
+        err.starts_with("update: 1 source(s) failed: otx: page 2: connection closed after"),
         "{err}"
     );
     assert_eq!(
@@ -656,7 +656,7 @@ fn otx_invalid_json_keeps_the_old_cache_byte_for_byte() {
     let err = error(&setup.run(NOW_MS));
 
     assert!(
-        err.starts_with("update: 1 failed: otx: page 1: not OTX pulse JSON"),
+        err.starts_with("update: 1 source(s) failed: otx: page 1: not OTX pulse JSON"),
         "{err}"
     );
     assert_eq!(std::fs::read(setup.cache_path()).unwrap(), old);
@@ -765,7 +765,7 @@ fn list_answering_an_html_error_page_with_200_keeps_the_old_file() {
     assert_eq!(
         err,
         format!(
-            "update: 1 failed: list drop ({}/drop.txt): the download is not a list (no \
+            "update: 1 source(s) failed: list drop ({}/drop.txt): the download is not a list (no \
              address, prefix or range in it); kept the old file",
             server.url()
         )

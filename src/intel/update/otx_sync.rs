@@ -65,6 +65,23 @@ pub fn read_key(file: Option<&Path>, env: Option<&str>) -> Result<Key, String> {
     Ok(Key(key.to_owned()))
 }
 
+/// Whether the key is safe on `url`: https, or plain http to this host (tests, a local
+/// relay).
+pub fn is_private_channel(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return url.starts_with("https://");
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host = match authority.strip_prefix('[') {
+        Some(bracketed) => bracketed.split(']').next().unwrap_or_default(),
+        None => authority.split(':').next().unwrap_or_default(),
+    };
+    host == "localhost"
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|a| a.is_loopback())
+}
+
 /// What one sync is to do.
 pub struct SyncPlan<'a> {
     /// `[otx] url`, e.g. `https://otx.alienvault.com`.
@@ -105,7 +122,7 @@ pub struct SyncStats {
 }
 
 /// Runs one sync; see the module comment for what a failure leaves behind.
-pub fn sync(
+pub(super) fn sync(
     plan: &SyncPlan<'_>,
     key: &Key,
     policy: &HttpPolicy,
@@ -241,23 +258,7 @@ fn describe_failure(err: FetchError, policy: &HttpPolicy) -> String {
 
 /// `next`'s path and query on the configured base, whatever host `next` names.
 pub fn join_next(base: &str, next: &str) -> Result<String, String> {
-    let bad = || "a next link without a usable path".to_owned();
-    let after_scheme = match next.find("://") {
-        Some(at) => next.get(at + 3..).ok_or_else(bad)?,
-        None => next,
-    };
-    let path_and_query = if next.contains("://") {
-        after_scheme
-            .get(after_scheme.find('/').ok_or_else(bad)?..)
-            .ok_or_else(bad)?
-    } else {
-        after_scheme
-    };
-    let path_and_query = path_and_query.split('#').next().unwrap_or_default();
-    let printable = path_and_query.bytes().all(|b| b.is_ascii_graphic());
-    if !path_and_query.starts_with('/') || !printable {
-        return Err(bad());
-    }
+    let path_and_query = path_and_query(next).ok_or("a next link without a usable path")?;
 
     // A base with a path prefix (a mirror) keeps it unless the link already carries it.
     let base = base.trim_end_matches('/');
@@ -266,6 +267,18 @@ pub fn join_next(base: &str, next: &str) -> Result<String, String> {
         return Ok(format!("{origin}{path_and_query}"));
     }
     Ok(format!("{base}{path_and_query}"))
+}
+
+/// `/path?query` of an absolute or root-relative link, without its fragment; `None` when
+/// there is no path or it holds spaces or control bytes.
+fn path_and_query(link: &str) -> Option<&str> {
+    let rest = match link.split_once("://") {
+        Some((_, after_scheme)) => after_scheme.get(after_scheme.find('/')?..)?,
+        None => link,
+    };
+    let rest = rest.split('#').next()?;
+    let printable = rest.bytes().all(|b| b.is_ascii_graphic());
+    (rest.starts_with('/') && printable).then_some(rest)
 }
 
 /// `https://host:port/prefix` as (`https://host:port`, `/prefix`).
@@ -306,11 +319,12 @@ fn convert_pulse(
     now_ms: i64,
     stats: &mut SyncStats,
 ) -> Option<CachedPulse> {
-    let parsed = serde_json::from_value::<ApiPulse>(value).ok();
-    let Some((pulse, modified_ms)) = parsed.and_then(|p| {
-        let modified = otx::parse_otx_time(&p.modified)?;
-        valid_pulse_id(&p.id).then_some((p, modified))
-    }) else {
+    let pulse = serde_json::from_value::<ApiPulse>(value).ok();
+    let pulse = pulse.filter(|p| valid_pulse_id(&p.id));
+    let modified_ms = pulse
+        .as_ref()
+        .and_then(|p| otx::parse_otx_time(&p.modified));
+    let (Some(pulse), Some(modified_ms)) = (pulse, modified_ms) else {
         stats.bad_pulses += 1;
         return None;
     };
@@ -483,6 +497,17 @@ mod tests {
         for next in ["https://evil.example", "@evil.example/x", "/a b", "page=2"] {
             assert!(join_next(base, next).is_err(), "{next}");
         }
+    }
+
+    #[test]
+    fn plain_http_is_only_private_to_this_host() {
+        assert!(is_private_channel("https://otx.alienvault.com"));
+        assert!(is_private_channel("http://127.0.0.1:8080/"));
+        assert!(is_private_channel("http://[::1]:8080"));
+        assert!(is_private_channel("http://localhost"));
+        assert!(!is_private_channel("http://otx.alienvault.com"));
+        assert!(!is_private_channel("http://127.0.0.1.example/"));
+        assert!(!is_private_channel("ftp://127.0.0.1/"));
     }
 
     #[test]
