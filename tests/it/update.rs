@@ -713,6 +713,29 @@ fn list_download_replaces_the_file() {
 }
 
 #[test]
+fn list_download_with_the_bytes_already_there_is_unchanged() {
+    let server = Server::start(Box::new(|_| answer(200, DROP)));
+    let setup = list_setup("list-same", &server, Some(DROP));
+    let before = std::fs::metadata(setup.dir.join("drop.txt"))
+        .unwrap()
+        .modified()
+        .unwrap();
+
+    let run = setup.run(NOW_MS);
+
+    assert_eq!(outcome(&run), UpdateOutcome::Unchanged);
+    let after = std::fs::metadata(setup.dir.join("drop.txt"))
+        .unwrap()
+        .modified()
+        .unwrap();
+    assert_eq!(before, after, "the file was not rewritten");
+    assert!(run.log.contains(
+        &"info: update: lists: 0 written, 1 unchanged, 0 not modified, 0 not due, 0 failed"
+            .to_owned()
+    ));
+}
+
+#[test]
 fn list_answering_304_is_unchanged_and_was_asked_if_modified_since() {
     let last_modified = "Fri, 31 May 2024 22:00:00 GMT";
     let mut calls = 0;

@@ -41,19 +41,16 @@ impl Key {
     }
 }
 
+const NO_KEY: &str = "enabled but there is no API key: set [otx] api-key-file or the \
+                      environment variable FLOWALERT_OTX_KEY";
+
 /// The key from `[otx] api-key-file` (trimmed) or else from `FLOWALERT_OTX_KEY`.
 pub fn read_key(file: Option<&Path>, env: Option<&str>) -> Result<Key, String> {
     let text = match (file, env) {
         (Some(file), _) => std::fs::read_to_string(file)
             .map_err(|err| format!("[otx] api-key-file {}: {err}", file.display()))?,
         (None, Some(env)) => env.to_owned(),
-        (None, None) => {
-            return Err(
-                "enabled but there is no API key: set [otx] api-key-file or the \
-                        environment variable FLOWALERT_OTX_KEY"
-                    .into(),
-            )
-        }
+        (None, None) => return Err(NO_KEY.into()),
     };
     let key = text.trim();
     if key.is_empty() {
@@ -148,12 +145,8 @@ pub(super) fn sync(
     let old = old.unwrap_or_else(Cache::empty);
     let new = merge(&old, fresh, plan, &mut stats);
     let changed = sorted(old.pulses) != new.pulses;
-    let mut bytes = serde_json::to_vec_pretty(&new).map_err(|e| e.to_string())?;
-    bytes.push(b'\n');
-    if let Some(dir) = plan.cache_path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
-    }
-    super::files::write_atomically(plan.cache_path, &bytes)?;
+    // Written even when unchanged: the sync time moves, and with it `modified_since`.
+    write_cache(plan.cache_path, &new)?;
 
     let outcome = if changed {
         SyncOutcome::Changed
@@ -163,11 +156,22 @@ pub(super) fn sync(
     Ok((outcome, stats))
 }
 
+fn write_cache(path: &Path, cache: &Cache) -> Result<(), String> {
+    let mut bytes = serde_json::to_vec_pretty(cache).map_err(|e| e.to_string())?;
+    bytes.push(b'\n');
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+    }
+    super::files::write_atomically(path, &bytes)
+}
+
 /// Due once `refresh` has passed, less a little slack so a timer with the same period and
-/// some jitter does not skip every other run.
+/// some jitter does not skip every other run. A last fetch in the future means the clock
+/// was set back: due, rather than waiting for the clock to catch up.
 pub fn is_due(last_ms: i64, now_ms: i64, refresh_ms: i64) -> bool {
     let slack = (refresh_ms / 20).min(300_000);
-    now_ms.saturating_sub(last_ms) >= refresh_ms.saturating_sub(slack)
+    let elapsed = now_ms.saturating_sub(last_ms);
+    elapsed < 0 || elapsed >= refresh_ms.saturating_sub(slack)
 }
 
 /// The overlap before the last sync, but never older than `max-age` asks for.
@@ -537,6 +541,7 @@ mod tests {
         // 5% of an hour is three minutes of slack.
         assert!(is_due(0, hour - 180_000, hour));
         assert!(!is_due(0, hour - 180_001, hour));
+        assert!(is_due(hour, 0, hour));
     }
 
     #[test]
