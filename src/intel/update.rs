@@ -13,7 +13,7 @@ use crate::config::Config;
 
 mod download;
 mod files;
-pub mod http;
+mod http;
 mod otx_sync;
 
 pub use download::looks_like_list;
@@ -172,10 +172,7 @@ fn update_lists(
 fn read_downloads(path: &Path, log: &mut Log) -> Downloads {
     Downloads::read(path).unwrap_or_else(|why| {
         log.warn(format!("{why}; downloading every list afresh"));
-        Downloads {
-            version: 1,
-            ..Downloads::default()
-        }
+        Downloads::empty()
     })
 }
 

@@ -18,7 +18,7 @@ use crate::config::List;
 const DOWNLOADS_VERSION: u32 = 1;
 
 /// `downloads.json`: one record per list name.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Downloads {
     pub version: u32,
     pub lists: BTreeMap<String, Fetched>,
@@ -35,17 +35,19 @@ pub struct Fetched {
 }
 
 impl Downloads {
+    pub fn empty() -> Downloads {
+        Downloads {
+            version: DOWNLOADS_VERSION,
+            lists: BTreeMap::new(),
+        }
+    }
+
     /// Reads the bookkeeping; none yet is empty. A bad file is an error the caller may
     /// treat as empty (the cost is one unconditional download per list).
     pub fn read(path: &Path) -> Result<Downloads, String> {
         let bytes = match std::fs::read(path) {
             Ok(bytes) => bytes,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
-                return Ok(Downloads {
-                    version: DOWNLOADS_VERSION,
-                    lists: BTreeMap::new(),
-                })
-            }
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Ok(Downloads::empty()),
             Err(err) => return Err(format!("{}: cannot read: {err}", path.display())),
         };
         let downloads: Downloads = serde_json::from_slice(&bytes)
