@@ -155,11 +155,11 @@ mod bit {
     pub const ICMP_CODE: u32 = 1 << 22;
 }
 
-/// One record while its fields are applied: the record plus the raw values that need
-/// context (uptime, sampler table) or a choice between forms.
-#[derive(Debug)]
-pub struct Acc {
-    pub rec: FlowRecord,
+/// The raw values of one record that need context (uptime, sampler table) or a choice
+/// between forms. A value is only read when its `set` bit is on, so between records only
+/// `set` is cleared.
+#[derive(Debug, Default)]
+pub struct Extra {
     set: u32,
     counters: [u64; 8],
     ifs: [u32; 4],
@@ -194,6 +194,13 @@ pub struct Sampling {
     pub samplers: HashMap<u64, u32>,
 }
 
+/// ICMP type and code in the destination port, as v5 and some v9 exporters send them.
+fn icmp_from_port(rec: &mut FlowRecord) {
+    if matches!(rec.protocol, 1 | 58) {
+        rec.icmp_type_code = rec.dst_port;
+    }
+}
+
 /// Most sampler ids remembered per domain; more are ignored.
 pub const MAX_SAMPLERS: usize = 256;
 
@@ -205,21 +212,11 @@ pub struct OptionFacts {
     pub init_ms: Option<i64>,
 }
 
-impl Acc {
-    pub fn new(ctx: &Ctx) -> Acc {
-        Acc {
-            rec: FlowRecord::new(ctx.exporter, ctx.version, ctx.domain),
-            set: 0,
-            counters: [0; 8],
-            ifs: [0; 4],
-            uptime: [0; 2],
-            delta_us: [0; 2],
-            sampler: 0,
-            interval: 0,
-            space: 0,
-            init_ms: 0,
-            icmp: [0; 2],
-        }
+impl Extra {
+    /// Forgets the previous record's values.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.set = 0;
     }
 }
 
@@ -257,32 +254,37 @@ fn ntp_ms(b: &[u8]) -> i64 {
     (secs as i64 - NTP_UNIX_SECS) * 1000 + frac_ms
 }
 
-/// Stores the value `b` of a field with action `act`.
-#[inline]
-pub fn apply(acc: &mut Acc, act: Act, b: &[u8]) {
+/// Stores the value `b` of a field with action `act` into `rec` or `x`.
+#[inline(always)]
+pub fn apply(rec: &mut FlowRecord, x: &mut Extra, act: Act, b: &[u8]) {
     match act {
         Act::Skip => {}
-        Act::Src => acc.rec.src = addr(b),
-        Act::Dst => acc.rec.dst = addr(b),
-        Act::NatSrc => acc.rec.nat_src = addr(b),
-        Act::NatDst => acc.rec.nat_dst = addr(b),
-        Act::SrcPort => acc.rec.src_port = be_uint(b) as u16,
-        Act::DstPort => acc.rec.dst_port = be_uint(b) as u16,
-        Act::Proto => acc.rec.protocol = be_uint(b) as u8,
-        Act::TcpFlags => acc.rec.tcp_flags = be_uint(b) as u16,
-        Act::Direction => acc.rec.direction = Some(be_uint(b) as u8),
-        Act::StartSecs => acc.rec.start = Some(be_uint(b) as i64 * 1000),
-        Act::EndSecs => acc.rec.end = Some(be_uint(b) as i64 * 1000),
-        Act::StartMillis => acc.rec.start = Some(be_uint(b) as i64),
-        Act::EndMillis => acc.rec.end = Some(be_uint(b) as i64),
-        Act::StartNtp => acc.rec.start = Some(ntp_ms(b)),
-        Act::EndNtp => acc.rec.end = Some(ntp_ms(b)),
-        _ => apply_raw(acc, act, be_uint(b)),
+        Act::Src => rec.src = addr(b),
+        Act::Dst => rec.dst = addr(b),
+        Act::NatSrc => rec.nat_src = addr(b),
+        Act::NatDst => rec.nat_dst = addr(b),
+        Act::SrcPort => rec.src_port = be_uint(b) as u16,
+        Act::DstPort => rec.dst_port = be_uint(b) as u16,
+        Act::Proto => rec.protocol = be_uint(b) as u8,
+        Act::TcpFlags => rec.tcp_flags = be_uint(b) as u16,
+        Act::Direction => rec.direction = Some(be_uint(b) as u8),
+        Act::StartSecs => rec.start = Some((be_uint(b) as i64).wrapping_mul(1000)),
+        Act::EndSecs => rec.end = Some((be_uint(b) as i64).wrapping_mul(1000)),
+        Act::StartMillis => rec.start = Some(be_uint(b) as i64),
+        Act::EndMillis => rec.end = Some(be_uint(b) as i64),
+        Act::StartNtp => rec.start = Some(ntp_ms(b)),
+        Act::EndNtp => rec.end = Some(ntp_ms(b)),
+        Act::IcmpTypeCode => {
+            rec.icmp_type_code = be_uint(b) as u16;
+            x.set |= bit::ICMP;
+        }
+        _ => apply_raw(x, act, be_uint(b)),
     }
 }
 
 /// The actions that only keep a number for `finish`.
-fn apply_raw(acc: &mut Acc, act: Act, v: u64) {
+#[inline(always)]
+fn apply_raw(acc: &mut Extra, act: Act, v: u64) {
     let (flag, slot) = match act {
         Act::OctetsDelta => (bit::OCT_DELTA, &mut acc.counters[0]),
         Act::OctetsTotal => (bit::OCT_TOTAL, &mut acc.counters[1]),
@@ -307,17 +309,13 @@ fn apply_raw(acc: &mut Acc, act: Act, v: u64) {
 }
 
 /// Interfaces and ICMP parts, kept apart so the preferred form wins in `finish`.
-fn apply_small(acc: &mut Acc, act: Act, v: u64) {
+#[inline(always)]
+fn apply_small(acc: &mut Extra, act: Act, v: u64) {
     let (flag, slot) = match act {
         Act::InIf => (bit::IN_IF, &mut acc.ifs[0]),
         Act::OutIf => (bit::OUT_IF, &mut acc.ifs[1]),
         Act::InPhys => (bit::IN_PHYS, &mut acc.ifs[2]),
         Act::OutPhys => (bit::OUT_PHYS, &mut acc.ifs[3]),
-        Act::IcmpTypeCode => {
-            acc.rec.icmp_type_code = v as u16;
-            acc.set |= bit::ICMP;
-            return;
-        }
         Act::IcmpType => {
             acc.icmp[0] = v as u8;
             acc.set |= bit::ICMP_TYPE;
@@ -334,7 +332,7 @@ fn apply_small(acc: &mut Acc, act: Act, v: u64) {
     acc.set |= flag;
 }
 
-impl Acc {
+impl Extra {
     fn has(&self, flag: u32) -> bool {
         self.set & flag != 0
     }
@@ -344,36 +342,52 @@ impl Acc {
         choices.iter().find(|(f, _)| self.has(*f)).map(|&(_, v)| v)
     }
 
-    /// The finished data record: counters, interfaces, times and sampling resolved.
-    pub fn finish(mut self, ctx: &Ctx) -> FlowRecord {
-        self.counters_and_ifs();
-        self.times(ctx);
-        self.icmp();
-        self.rec.sampling = self.sampling(ctx.sampling);
-        self.rec
+    /// Finishes a data record: counters, interfaces, times, ICMP and sampling resolved.
+    /// `rec.sampling` already holds the domain's rate.
+    #[inline]
+    pub fn finish(&self, rec: &mut FlowRecord, ctx: &Ctx) {
+        let usual = bit::OCT_DELTA | bit::PKT_DELTA | bit::IN_IF | bit::OUT_IF | bit::ICMP;
+        if self.set & !usual == 0 {
+            // The common record: delta counters and SNMP interfaces only.
+            let pick = |flag: u32, v: u64| if self.has(flag) { v } else { 0 };
+            rec.octets = pick(bit::OCT_DELTA, self.counters[0]);
+            rec.packets = pick(bit::PKT_DELTA, self.counters[2]);
+            rec.input_if = pick(bit::IN_IF, u64::from(self.ifs[0])) as u32;
+            rec.output_if = pick(bit::OUT_IF, u64::from(self.ifs[1])) as u32;
+        } else {
+            self.counters_and_ifs(rec);
+            self.times(rec, ctx);
+            self.icmp_parts(rec);
+            if self.has(bit::SAMPLER) || self.has(bit::INTERVAL) {
+                rec.sampling = self.sampling(ctx.sampling);
+            }
+        }
+        if self.set & (bit::ICMP | bit::ICMP_TYPE | bit::ICMP_CODE) == 0 {
+            icmp_from_port(rec);
+        }
     }
 
     /// Delta before total; ASA's initiator + responder when neither is sent.
-    fn counters_and_ifs(&mut self) {
+    fn counters_and_ifs(&self, rec: &mut FlowRecord) {
         let c = self.counters;
-        let asa_oct =
-            (self.has(bit::INIT_OCT) || self.has(bit::RESP_OCT)).then(|| c[4].wrapping_add(c[5]));
-        let asa_pkt =
-            (self.has(bit::INIT_PKT) || self.has(bit::RESP_PKT)).then(|| c[6].wrapping_add(c[7]));
+        let asa_oct = (self.has(bit::INIT_OCT) || self.has(bit::RESP_OCT))
+            .then(|| c[4].wrapping_add(c[5]));
+        let asa_pkt = (self.has(bit::INIT_PKT) || self.has(bit::RESP_PKT))
+            .then(|| c[6].wrapping_add(c[7]));
         let oct = self.first(&[(bit::OCT_DELTA, c[0]), (bit::OCT_TOTAL, c[1])]);
         let pkt = self.first(&[(bit::PKT_DELTA, c[2]), (bit::PKT_TOTAL, c[3])]);
-        self.rec.octets = oct.or(asa_oct).unwrap_or(0);
-        self.rec.packets = pkt.or(asa_pkt).unwrap_or(0);
+        rec.octets = oct.or(asa_oct).unwrap_or(0);
+        rec.packets = pkt.or(asa_pkt).unwrap_or(0);
 
         let ifs = self.ifs.map(u64::from);
         let input = self.first(&[(bit::IN_IF, ifs[0]), (bit::IN_PHYS, ifs[2])]);
         let output = self.first(&[(bit::OUT_IF, ifs[1]), (bit::OUT_PHYS, ifs[3])]);
-        self.rec.input_if = input.unwrap_or(0) as u32;
-        self.rec.output_if = output.unwrap_or(0) as u32;
+        rec.input_if = input.unwrap_or(0) as u32;
+        rec.output_if = output.unwrap_or(0) as u32;
     }
 
     /// Uptime-relative and export-relative times; absolute forms were set by `apply`.
-    fn times(&mut self, ctx: &Ctx) {
+    fn times(&self, rec: &mut FlowRecord, ctx: &Ctx) {
         let boot = if self.has(bit::INIT) {
             Some(self.init_ms as i64)
         } else {
@@ -381,36 +395,31 @@ impl Acc {
         };
         if let Some(boot) = boot {
             if self.has(bit::START_UP) {
-                self.rec.start = Some(boot.wrapping_add(self.uptime[0] as i64));
+                rec.start = Some(boot.wrapping_add(self.uptime[0] as i64));
             }
             if self.has(bit::END_UP) {
-                self.rec.end = Some(boot.wrapping_add(self.uptime[1] as i64));
+                rec.end = Some(boot.wrapping_add(self.uptime[1] as i64));
             }
         }
         if self.has(bit::START_DELTA) {
             let ago = (self.delta_us[0] / 1000) as i64;
-            self.rec.start = Some(ctx.export_ms.wrapping_sub(ago));
+            rec.start = Some(ctx.export_ms.wrapping_sub(ago));
         }
         if self.has(bit::END_DELTA) {
             let ago = (self.delta_us[1] / 1000) as i64;
-            self.rec.end = Some(ctx.export_ms.wrapping_sub(ago));
+            rec.end = Some(ctx.export_ms.wrapping_sub(ago));
         }
     }
 
-    /// Type and code sent apart, or (like v5) in the destination port.
-    fn icmp(&mut self) {
-        if self.has(bit::ICMP) {
-            return;
-        }
-        if self.has(bit::ICMP_TYPE) || self.has(bit::ICMP_CODE) {
-            self.rec.icmp_type_code = u16::from_be_bytes(self.icmp);
-        } else if matches!(self.rec.protocol, 1 | 58) {
-            self.rec.icmp_type_code = self.rec.dst_port;
+    /// ICMP type and code sent as two fields.
+    fn icmp_parts(&self, rec: &mut FlowRecord) {
+        if !self.has(bit::ICMP) && self.set & (bit::ICMP_TYPE | bit::ICMP_CODE) != 0 {
+            rec.icmp_type_code = u16::from_be_bytes(self.icmp);
         }
     }
 
     /// Rate sent in the record, else its sampler's, else the domain's, else 1.
-    fn sampling(&self, s: &Sampling) -> u32 {
+    pub fn sampling(&self, s: &Sampling) -> u32 {
         if let Some(rate) = self.own_rate() {
             return rate;
         }

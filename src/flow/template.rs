@@ -5,7 +5,7 @@
 //! The fixed-length walk reads each field through a checked slice of its record.
 
 use super::error::{RecordError, TemplateError};
-use super::fields::{action, apply, Acc, Act, Ctx, OptionFacts, VARLEN};
+use super::fields::{action, apply, Act, Ctx, Extra, OptionFacts, VARLEN};
 use super::record::FlowRecord;
 
 /// One field as the template announced it.
@@ -107,24 +107,37 @@ impl Template {
         out: &mut Vec<FlowRecord>,
     ) -> (usize, Option<RecordError>) {
         let before = out.len();
-        let err = self.walk(body, ctx, |acc| out.push(acc.finish(ctx)));
+        let err = self.walk(body, ctx, out, |_| {});
         (out.len() - before, err)
     }
 
     /// Decodes the options records of `body`; returns the facts of each.
     pub fn options(&self, body: &[u8], ctx: &Ctx) -> (Vec<OptionFacts>, Option<RecordError>) {
         let mut facts = Vec::new();
-        let err = self.walk(body, ctx, |acc| facts.push(acc.option_facts()));
+        let mut scratch = Vec::new();
+        let err = self.walk(body, ctx, &mut scratch, |x| facts.push(x.option_facts()));
         (facts, err)
     }
 
-    fn walk(&self, body: &[u8], ctx: &Ctx, each: impl FnMut(Acc)) -> Option<RecordError> {
+    fn walk(
+        &self,
+        body: &[u8],
+        ctx: &Ctx,
+        out: &mut Vec<FlowRecord>,
+        each: impl FnMut(&Extra),
+    ) -> Option<RecordError> {
+        let base = FlowRecord {
+            sampling: ctx.sampling.default.max(1),
+            ..FlowRecord::new(ctx.exporter, ctx.version, ctx.domain)
+        };
         match &self.plan {
             Plan::Fixed { len, steps } => {
-                walk_fixed(body, *len, steps, ctx, each);
+                walk_fixed(body, *len, steps, &base, ctx, out, each);
                 None
             }
-            Plan::Variable { min, fields } => walk_variable(body, *min, fields, ctx, each),
+            Plan::Variable { min, fields } => {
+                walk_variable(body, *min, fields, &base, ctx, out, each)
+            }
         }
     }
 }
@@ -180,40 +193,63 @@ fn plan(specs: &[FieldSpec], acts: &[Act]) -> Plan {
     Plan::Fixed { len: at, steps }
 }
 
-/// Whole records of `len` bytes; a remainder shorter than one record is padding.
-fn walk_fixed(body: &[u8], len: usize, steps: &[Step], ctx: &Ctx, mut each: impl FnMut(Acc)) {
-    for rec in body.chunks_exact(len) {
-        let mut acc = Acc::new(ctx);
+/// Whole records of `len` bytes; a remainder shorter than one record is padding. Each
+/// record is built in place at the end of `out`.
+fn walk_fixed(
+    body: &[u8],
+    len: usize,
+    steps: &[Step],
+    base: &FlowRecord,
+    ctx: &Ctx,
+    out: &mut Vec<FlowRecord>,
+    mut each: impl FnMut(&Extra),
+) {
+    let mut x = Extra::default();
+    out.reserve(body.len() / len);
+    for bytes in body.chunks_exact(len) {
+        out.push(base.clone());
+        let Some(rec) = out.last_mut() else {
+            return;
+        };
+        x.clear();
         for s in steps {
-            if let Some(b) = rec.get(s.start..s.end) {
-                apply(&mut acc, s.act, b);
+            if let Some(b) = bytes.get(s.start..s.end) {
+                apply(rec, &mut x, s.act, b);
             }
         }
-        each(acc);
+        x.finish(rec, ctx);
+        each(&x);
     }
 }
 
 /// Records with variable-length fields, read field by field. Each record consumes at least
-/// `min` (>= 1) bytes; a remainder below `min` is padding.
+/// `min` (>= 1) bytes; a remainder below `min` is padding. A record that overruns the set
+/// is removed again.
 fn walk_variable(
     body: &[u8],
     min: usize,
     fields: &[(u16, Act)],
+    base: &FlowRecord,
     ctx: &Ctx,
-    mut each: impl FnMut(Acc),
+    out: &mut Vec<FlowRecord>,
+    mut each: impl FnMut(&Extra),
 ) -> Option<RecordError> {
+    let mut x = Extra::default();
     let mut at = 0usize;
     while body.len() - at >= min {
-        let mut acc = Acc::new(ctx);
+        let mut rec = base.clone();
+        x.clear();
         let start = at;
         for &(len, act) in fields {
             let Some((value, next)) = field(body, at, len) else {
                 return Some(RecordError::Overrun { offset: start });
             };
-            apply(&mut acc, act, value);
+            apply(&mut rec, &mut x, act, value);
             at = next;
         }
-        each(acc);
+        x.finish(&mut rec, ctx);
+        out.push(rec);
+        each(&x);
     }
     None
 }
