@@ -2,3 +2,4 @@
 
 mod common;
 mod update;
+mod vectors;
