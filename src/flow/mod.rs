@@ -1,5 +1,203 @@
 //! Flow decoding: NetFlow v5, NetFlow v9 and IPFIX datagrams into `FlowRecord`s.
+//!
+//! `Decoder` owns every exporter's state (templates, held data, counters). It never panics
+//! on input: every bad datagram, set, template or record is a typed error that is counted,
+//! and decoding keeps the records already found.
 
+mod cache;
+pub mod counters;
+pub mod error;
+pub mod fields;
+pub mod ipfix;
+mod persist;
 pub mod record;
+pub mod sets;
+pub mod template;
+pub mod v5;
+pub mod v9;
 
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::Path;
+
+pub use counters::Counters;
 pub use record::{canonical, FlowRecord, UnixMillis};
+
+use cache::{Exporter, Run};
+
+/// Bounds on the state kept per exporter and in total.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// Templates (data and options, all domains) per exporter.
+    pub max_per_exporter: usize,
+    /// Exporters tracked; datagrams from further exporters are dropped and counted.
+    pub max_exporters: usize,
+    /// An exporter silent this long is forgotten by `expire`.
+    pub idle_expiry_ms: i64,
+    /// Bytes of data sets held per exporter while their template is unknown.
+    pub hold_bytes: usize,
+    /// How long a held data set waits for its template.
+    pub hold_time_ms: i64,
+    /// Restored templates learnt longer ago than this are not restored.
+    pub max_restored_age_ms: i64,
+}
+
+impl Limits {
+    pub fn from_config(t: &crate::config::Templates) -> Limits {
+        let ms = |d: std::time::Duration| i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
+        Limits {
+            max_per_exporter: t.max_per_exporter,
+            max_exporters: t.max_exporters,
+            idle_expiry_ms: ms(t.idle_expiry),
+            hold_bytes: t.hold_bytes,
+            hold_time_ms: ms(t.hold_time),
+            max_restored_age_ms: ms(t.max_restored_age),
+        }
+    }
+}
+
+impl Default for Limits {
+    /// The defaults of the `[templates]` config section.
+    fn default() -> Limits {
+        Limits {
+            max_per_exporter: 1024,
+            max_exporters: 4096,
+            idle_expiry_ms: 86_400_000,
+            hold_bytes: 4 * 1024 * 1024,
+            hold_time_ms: 300_000,
+            max_restored_age_ms: 86_400_000,
+        }
+    }
+}
+
+/// Every exporter's templates, held data and counters.
+#[derive(Debug, Default)]
+pub struct Decoder {
+    limits: Limits,
+    exporters: HashMap<IpAddr, Exporter>,
+    totals: Counters,
+}
+
+impl Decoder {
+    pub fn new(limits: Limits) -> Decoder {
+        Decoder {
+            limits,
+            exporters: HashMap::new(),
+            totals: Counters::default(),
+        }
+    }
+
+    /// Decodes one UDP payload from `exporter` received at `now_ms`. Appends every data
+    /// record decoded (including held records a template in this datagram released) to
+    /// `out`; options records update sampling / init-time state and are not emitted.
+    pub fn decode(
+        &mut self,
+        exporter: IpAddr,
+        datagram: &[u8],
+        now_ms: i64,
+        out: &mut Vec<FlowRecord>,
+    ) {
+        let exporter = canonical(exporter);
+        let mut c = Counters {
+            datagrams: 1,
+            ..Counters::default()
+        };
+        let Some(ex) = exporter_state(&mut self.exporters, &self.limits, exporter) else {
+            c.exporter_limit += 1;
+            self.totals.add(&c);
+            return;
+        };
+
+        ex.last_seen = now_ms;
+        let mut run = Run {
+            now_ms,
+            limits: &self.limits,
+            out,
+            c: &mut c,
+        };
+        match sets::be16_at(datagram, 0) {
+            Some(5) => v5::decode(ex, exporter, datagram, &mut run),
+            Some(9) => v9::decode(ex, exporter, datagram, &mut run),
+            Some(10) => ipfix::decode(ex, exporter, datagram, &mut run),
+            Some(_) => run.c.unsupported_version += 1,
+            None => run.c.malformed_header += 1,
+        }
+
+        ex.counters.add(&c);
+        self.totals.add(&c);
+    }
+
+    /// Drops idle exporters and expired held data (counted).
+    pub fn expire(&mut self, now_ms: i64) {
+        let limits = self.limits.clone();
+        let mut c = Counters::default();
+        for ex in self.exporters.values_mut() {
+            let mut mine = Counters::default();
+            ex.expire_held(now_ms, &limits, &mut mine);
+            ex.counters.add(&mine);
+            c.add(&mine);
+        }
+        self.totals.add(&c);
+        self.exporters
+            .retain(|_, ex| now_ms.saturating_sub(ex.last_seen) <= limits.idle_expiry_ms);
+    }
+
+    /// Totals over all exporters (including exporters since expired).
+    pub fn counters(&self) -> &Counters {
+        &self.totals
+    }
+
+    /// Each tracked exporter with its own counters.
+    pub fn exporters(&self) -> impl Iterator<Item = (IpAddr, &Counters)> {
+        self.exporters.iter().map(|(a, ex)| (*a, &ex.counters))
+    }
+
+    /// Templates known over all exporters.
+    pub fn templates_known(&self) -> usize {
+        self.exporters.values().map(|ex| ex.templates.len()).sum()
+    }
+
+    /// Writes every exporter's templates and domain state to `path` atomically.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        persist::save(&self.exporters, path)
+    }
+
+    /// Restores templates saved by `save`, skipping those older than `max_restored_age_ms`;
+    /// returns how many. An unreadable file is an `Err` with the warning to log; the cache
+    /// is then left as it was.
+    pub fn restore(&mut self, path: &Path, now_ms: i64) -> Result<usize, String> {
+        let limits = self.limits.clone();
+        persist::restore(&mut self.exporters, &limits, path, now_ms)
+    }
+}
+
+/// The state of `exporter`, created while there is room.
+fn exporter_state<'a>(
+    exporters: &'a mut HashMap<IpAddr, Exporter>,
+    limits: &Limits,
+    exporter: IpAddr,
+) -> Option<&'a mut Exporter> {
+    let full = exporters.len() >= limits.max_exporters;
+    if full && !exporters.contains_key(&exporter) {
+        return None;
+    }
+    Some(exporters.entry(exporter).or_default())
+}
+
+/// The units missing between the expected sequence number and `seq`, then the expectation
+/// for the next message. The first message is no gap; going backwards resets.
+fn sequence_gap(next: &mut Option<u32>, seq: u32, units: usize) -> u64 {
+    let gap = match *next {
+        Some(expected) => {
+            let ahead = seq.wrapping_sub(expected);
+            if ahead < 1 << 31 {
+                u64::from(ahead)
+            } else {
+                0
+            }
+        }
+        None => 0,
+    };
+    *next = Some(seq.wrapping_add(units as u32));
+    gap
+}

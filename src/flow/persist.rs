@@ -1,0 +1,195 @@
+//! The template cache on disk: a versioned JSON file written atomically (temporary file,
+//! fsync, rename), so a crash leaves either the old file or the new one.
+//!
+//! Restoring never trusts the file: it is size-capped, every template is recompiled (and
+//! rejected like one from the wire), and the usual per-exporter limits apply.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::net::IpAddr;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use super::cache::{Domain, Exporter};
+use super::fields::MAX_SAMPLERS;
+use super::template::{FieldSpec, Kind, Template};
+use super::Limits;
+
+const FORMAT: &str = "flowalert-templates";
+const VERSION: u32 = 1;
+
+/// Larger files are not read (a full cache of the default limits is far smaller).
+const MAX_FILE_BYTES: u64 = 256 * 1024 * 1024;
+
+#[derive(Serialize, Deserialize)]
+struct File {
+    format: String,
+    version: u32,
+    exporters: Vec<SavedExporter>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedExporter {
+    address: IpAddr,
+    domains: Vec<SavedDomain>,
+    templates: Vec<SavedTemplate>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedDomain {
+    domain: u32,
+    last_seq: Option<u32>,
+    last_uptime: Option<u32>,
+    init_ms: Option<i64>,
+    sampling: u32,
+    samplers: Vec<(u64, u32)>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct SavedTemplate {
+    domain: u32,
+    id: u16,
+    kind: Kind,
+    scope_count: u16,
+    v9_scope: bool,
+    learned_ms: i64,
+    fields: Vec<FieldSpec>,
+}
+
+pub fn save(exporters: &HashMap<IpAddr, Exporter>, path: &Path) -> std::io::Result<()> {
+    let file = File {
+        format: FORMAT.into(),
+        version: VERSION,
+        exporters: exporters.iter().map(|(a, ex)| saved(*a, ex)).collect(),
+    };
+    let bytes = serde_json::to_vec(&file).map_err(std::io::Error::other)?;
+
+    let tmp = path.with_extension("tmp");
+    let mut f = std::fs::File::create(&tmp)?;
+    f.write_all(&bytes)?;
+    f.sync_all()?;
+    drop(f);
+    std::fs::rename(&tmp, path)
+}
+
+fn saved(address: IpAddr, ex: &Exporter) -> SavedExporter {
+    let domains = ex
+        .domains
+        .iter()
+        .map(|(&domain, d)| SavedDomain {
+            domain,
+            last_seq: d.last_seq,
+            last_uptime: d.last_uptime,
+            init_ms: d.init_ms,
+            sampling: d.sampling.default,
+            samplers: d.sampling.samplers.iter().map(|(&k, &v)| (k, v)).collect(),
+        })
+        .collect();
+    let templates = ex
+        .templates
+        .iter()
+        .map(|(&(domain, id), t)| SavedTemplate {
+            domain,
+            id,
+            kind: t.kind,
+            scope_count: t.scope_count,
+            v9_scope: t.v9_scope,
+            learned_ms: t.learned_ms,
+            fields: t.specs.clone(),
+        })
+        .collect();
+    SavedExporter {
+        address,
+        domains,
+        templates,
+    }
+}
+
+pub fn restore(
+    exporters: &mut HashMap<IpAddr, Exporter>,
+    limits: &Limits,
+    path: &Path,
+    now_ms: i64,
+) -> Result<usize, String> {
+    let file =
+        read(path).map_err(|e| format!("template cache {} discarded: {e}", path.display()))?;
+    let mut restored = 0;
+    for saved in file.exporters {
+        let full = exporters.len() >= limits.max_exporters;
+        if full && !exporters.contains_key(&saved.address) {
+            continue;
+        }
+        let ex = exporters.entry(saved.address).or_default();
+        if ex.last_seen == 0 {
+            ex.last_seen = now_ms;
+        }
+        restore_domains(ex, &saved.domains);
+        restored += restore_templates(ex, saved.templates, limits, now_ms);
+    }
+    Ok(restored)
+}
+
+fn read(path: &Path) -> Result<File, String> {
+    let meta = std::fs::metadata(path).map_err(|e| e.to_string())?;
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(format!(
+            "{} bytes is over the {MAX_FILE_BYTES}-byte cap",
+            meta.len()
+        ));
+    }
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    let file: File = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    if file.format != FORMAT || file.version != VERSION {
+        return Err(format!(
+            "format {} version {} unknown",
+            file.format, file.version
+        ));
+    }
+    Ok(file)
+}
+
+fn restore_domains(ex: &mut Exporter, domains: &[SavedDomain]) {
+    for s in domains {
+        let Some(d) = ex.domain(s.domain) else {
+            return;
+        };
+        if *d != Domain::default() {
+            continue;
+        }
+        d.last_seq = s.last_seq;
+        d.last_uptime = s.last_uptime;
+        d.init_ms = s.init_ms;
+        d.sampling.default = s.sampling;
+        let samplers = s.samplers.iter().take(MAX_SAMPLERS);
+        d.sampling.samplers = samplers.copied().collect();
+    }
+}
+
+/// Restores templates younger than the maximum age that the exporter does not already
+/// know live; returns how many.
+fn restore_templates(
+    ex: &mut Exporter,
+    templates: Vec<SavedTemplate>,
+    limits: &Limits,
+    now_ms: i64,
+) -> usize {
+    let mut n = 0;
+    for s in templates {
+        let key = (s.domain, s.id);
+        let too_old = now_ms.saturating_sub(s.learned_ms) > limits.max_restored_age_ms;
+        let full = ex.templates.len() >= limits.max_per_exporter;
+        if too_old || full || s.id < 256 || ex.templates.contains_key(&key) {
+            continue;
+        }
+        let Ok(mut t) = Template::compile(s.kind, s.scope_count, s.fields, s.v9_scope, s.id, 0)
+        else {
+            continue;
+        };
+        t.learned_ms = s.learned_ms;
+        t.restored = true;
+        ex.templates.insert(key, t);
+        n += 1;
+    }
+    n
+}
