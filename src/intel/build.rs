@@ -578,7 +578,8 @@ fn list_files(list: &List, warnings: &mut Vec<String>) -> Result<Vec<(String, Pa
     let mut files = Vec::new();
     for entry in paths {
         let path = entry.map_err(|err| format!("{}: {err}", list.path))?;
-        if !path.is_file() {
+        // A Suricata categories file belongs to the reputation list beside it.
+        if !path.is_file() || is_categories_file(&path) {
             continue;
         }
         let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
@@ -594,6 +595,11 @@ fn list_files(list: &List, warnings: &mut Vec<String>) -> Result<Vec<(String, Pa
     }
     files.sort();
     Ok(files)
+}
+
+fn is_categories_file(path: &Path) -> bool {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    stem.ends_with("categories")
 }
 
 /// Reads one list file. A missing file that `update` will download is a warning; any other
