@@ -1,8 +1,8 @@
 //! Threat intelligence: the sources (text lists, the OTX cache) and the frozen prefix set
 //! built from them.
 //!
-//! Sources are parsed into `Source` values; `set::IndicatorSet::build` turns all of them into
-//! one read-only lookup structure. A reload builds a new set and swaps it in whole.
+//! Sources are parsed into `Source` values; `build::build` turns all of them into one
+//! read-only `set::IndicatorSet`. A reload builds a new set and swaps it in whole.
 
 use ipnet::IpNet;
 
@@ -50,6 +50,7 @@ pub struct Listing<'a> {
     pub url: Option<&'a str>,
 }
 
+pub mod build;
 pub mod otx;
 pub mod set;
 pub mod textlist;

@@ -1,5 +1,6 @@
 //! Integration tests: one binary, shared helpers in `common`.
 
 mod common;
+mod lists;
 mod update;
 mod vectors;
