@@ -189,44 +189,39 @@ impl Alerter {
         now_us: i64,
         out: &mut Vec<Event>,
     ) {
-        let other = match hit.side {
-            Side::Src => hit.flow.dst.or(hit.flow.nat_dst).map(canonical),
-            Side::Dst => hit.flow.src.or(hit.flow.nat_src).map(canonical),
-        };
-        let key = PairKey {
-            listed: hit.listed,
-            other,
-            dir: hit.dir,
-        };
+        let key = pair_key(hit);
         if self.pairs.contains_key(&key) {
             self.fold(&key, hit);
             return;
         }
 
         self.make_room(now_us, out);
-        let window_end = now_us.saturating_add(self.window_us);
-        let deadline = self.new_deadline(window_end);
-        let listed = self.listed.entry(hit.listed).or_insert_with(|| Listed {
-            deadline,
-            peers: 0,
-            sweep: None,
-        });
-        if listed.peers == 0 {
-            self.listed_deadlines.insert(deadline, hit.listed);
-        }
-        listed.peers += 1;
-        let swept = self.max_peers != 0 && listed.peers > self.max_peers;
-
-        let provenance = Provenance::from_listings(listings);
-        if swept {
-            self.sweep(key, hit, provenance);
+        let deadline = self.new_deadline(now_us.saturating_add(self.window_us));
+        if self.count_new_peer(hit.listed, deadline) {
+            self.sweep(key, hit, listings);
         } else {
+            let provenance = Provenance::from_listings(listings);
             self.write_hit(hit, &provenance, now_us, out);
             let summary = Some(Box::new(Summary::start(hit, provenance)));
             self.pairs.insert(key, Pair { deadline, summary });
             self.pair_deadlines.insert(deadline, key);
         }
         self.next_due = self.next_due.min(deadline.0);
+    }
+
+    /// Counts a new peer of `listed`, opening its window (ending at `deadline`) if none is
+    /// open; true when the peer is past `max-peers` and belongs to the sweep.
+    fn count_new_peer(&mut self, listed: IpAddr, deadline: Deadline) -> bool {
+        let state = self.listed.entry(listed).or_insert_with(|| Listed {
+            deadline,
+            peers: 0,
+            sweep: None,
+        });
+        if state.peers == 0 {
+            self.listed_deadlines.insert(deadline, listed);
+        }
+        state.peers += 1;
+        self.max_peers != 0 && state.peers > self.max_peers
     }
 
     /// Another flow of a pair whose window is open.
@@ -248,7 +243,7 @@ impl Alerter {
 
     /// A new peer of a listed address past `max-peers`: counted into the sweep, which ends
     /// with the listed address's window.
-    fn sweep(&mut self, key: PairKey, hit: &Hit<'_>, provenance: Provenance) {
+    fn sweep(&mut self, key: PairKey, hit: &Hit<'_>, listings: &[Listing<'_>]) {
         self.counters.repeats_folded += 1;
         let Some(listed) = self.listed.get_mut(&hit.listed) else {
             return;
@@ -258,7 +253,10 @@ impl Alerter {
                 sweep.peers += 1;
                 sweep.add(hit);
             }
-            None => listed.sweep = Some(Box::new(Summary::start(hit, provenance))),
+            None => {
+                let provenance = Provenance::from_listings(listings);
+                listed.sweep = Some(Box::new(Summary::start(hit, provenance)));
+            }
         }
         let end = listed.deadline.0;
         let deadline = self.new_deadline(end);
@@ -371,6 +369,20 @@ impl Alerter {
         let pair = self.pair_deadlines.first_key_value().map(|(d, _)| d.0);
         let listed = self.listed_deadlines.first_key_value().map(|(d, _)| d.0);
         self.next_due = pair.into_iter().chain(listed).min().unwrap_or(i64::MAX);
+    }
+}
+
+/// (listed address, the other end's address, dir): replies fold into their requests.
+fn pair_key(hit: &Hit<'_>) -> PairKey {
+    let flow = hit.flow;
+    let other = match hit.side {
+        Side::Src => flow.dst.or(flow.nat_dst),
+        Side::Dst => flow.src.or(flow.nat_src),
+    };
+    PairKey {
+        listed: hit.listed,
+        other: other.map(canonical),
+        dir: hit.dir,
     }
 }
 

@@ -311,7 +311,14 @@ impl Outputs {
 
 fn open_target(target: &Target, queue: usize) -> anyhow::Result<Sink> {
     Ok(match target {
-        Target::Unix(path) => Sink::Unix(unix::UnixSink::new(path)),
+        Target::Unix(path) => {
+            let sink = unix::UnixSink::new(path);
+            if !sink.is_connected() {
+                let path = path.display();
+                crate::warn!("cannot reach {path}: its records are dropped until it appears");
+            }
+            Sink::Unix(sink)
+        }
         Target::Udp(address) => {
             let peer = resolve(address)?;
             let sink = UdpSink::new(peer).with_context(|| format!("cannot open udp://{peer}"))?;

@@ -100,7 +100,8 @@ enum State {
     Down,
     Connecting {
         stream: mio::net::TcpStream,
-        since: i64,
+        /// When the connect started; `None` until a tick says what time it is.
+        since: Option<i64>,
     },
     Up(mio::net::TcpStream),
 }
@@ -116,8 +117,8 @@ pub struct TcpSink {
     offset: usize,
     backoff_us: i64,
     retry_at: i64,
-    /// The latest time the caller gave; `write` has none of its own.
-    now_us: i64,
+    /// The latest time the caller gave (`write` has none of its own); `None` before any.
+    now_us: Option<i64>,
     pub counters: SinkCounters,
 }
 
@@ -134,7 +135,7 @@ impl TcpSink {
             offset: 0,
             backoff_us: BACKOFF_MIN_US,
             retry_at: i64::MIN,
-            now_us: 0,
+            now_us: None,
             counters: SinkCounters::default(),
         }
     }
@@ -174,7 +175,7 @@ impl TcpSink {
 
     /// Readiness on this sink's connection.
     pub fn on_event(&mut self, registry: &Registry, event: &mio::event::Event, now_us: i64) {
-        self.now_us = now_us;
+        self.now_us = Some(now_us);
         match &self.state {
             State::Down => {}
             State::Connecting { .. } => self.check_connected(registry),
@@ -191,14 +192,15 @@ impl TcpSink {
 
     /// Connects again once the backoff has passed; gives up on a connect that hangs.
     pub fn tick(&mut self, registry: &Registry, now_us: i64) {
-        self.now_us = now_us;
-        match &self.state {
+        self.now_us = Some(now_us);
+        match &mut self.state {
             State::Down if now_us >= self.retry_at && self.token.is_some() => {
                 self.connect(registry)
             }
-            State::Connecting { since, .. } if now_us - since >= CONNECT_TIMEOUT_US => {
-                self.lost(registry)
-            }
+            State::Connecting { since: None, .. } => self.connecting_since(now_us),
+            State::Connecting {
+                since: Some(since), ..
+            } if now_us.saturating_sub(*since) >= CONNECT_TIMEOUT_US => self.lost(registry),
             _ => {}
         }
     }
@@ -207,7 +209,10 @@ impl TcpSink {
         match &self.state {
             State::Down if self.token.is_some() => Some(self.retry_at),
             State::Down | State::Up(_) => None,
-            State::Connecting { since, .. } => Some(since.saturating_add(CONNECT_TIMEOUT_US)),
+            State::Connecting { since, .. } => {
+                let since = since.or(self.now_us).unwrap_or(i64::MIN);
+                Some(since.saturating_add(CONNECT_TIMEOUT_US))
+            }
         }
     }
 
@@ -260,12 +265,17 @@ impl TcpSink {
         });
         match started {
             Ok(stream) => {
-                self.state = State::Connecting {
-                    stream,
-                    since: self.now_us,
-                }
+                // Before any time is known (`register`), the first tick starts the clock.
+                let since = self.now_us;
+                self.state = State::Connecting { stream, since };
             }
             Err(_) => self.failed(),
+        }
+    }
+
+    fn connecting_since(&mut self, now_us: i64) {
+        if let State::Connecting { since, .. } = &mut self.state {
+            *since = Some(now_us);
         }
     }
 
@@ -360,7 +370,10 @@ impl TcpSink {
 
     fn failed(&mut self) {
         self.counters.errors += 1;
-        self.retry_at = self.now_us.saturating_add(self.backoff_us);
+        // Before any time is known, the first tick may retry.
+        self.retry_at = self
+            .now_us
+            .map_or(i64::MIN, |now| now.saturating_add(self.backoff_us));
         self.backoff_us = (self.backoff_us * 2).min(BACKOFF_MAX_US);
     }
 }
