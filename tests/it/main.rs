@@ -2,5 +2,6 @@
 
 mod common;
 mod lists;
+mod outputs;
 mod update;
 mod vectors;
