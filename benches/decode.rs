@@ -159,7 +159,9 @@ fn bench(name: &str, template: Option<Vec<u8>>, data: Vec<u8>) {
     decoder.decode("192.0.2.241".parse().unwrap(), &data, 0, &mut out);
     assert_eq!(out.len(), RECORDS, "{name}: benchmark datagram must decode");
 
-    let mut rates: Vec<f64> = (0..RUNS).map(|_| run(&mut decoder, &data, &mut out)).collect();
+    let mut rates: Vec<f64> = (0..RUNS)
+        .map(|_| run(&mut decoder, &data, &mut out))
+        .collect();
     rates.sort_by(f64::total_cmp);
     let median = rates[RUNS / 2];
     println!(

@@ -15,3 +15,5 @@ pub mod diag;
 pub mod flow;
 pub mod intel;
 pub mod output;
+pub mod pipeline;
+pub mod service;

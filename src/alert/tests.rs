@@ -207,7 +207,7 @@ fn contract_example_in_rfc5424_and_bsd_forms() {
     let network = rfc5424(&out[0], "fwcol", 4711, 3, 7, 0);
     let expected = format!(
         "<29>1 2026-12-03T19:47:09.517513+00:00 fwcol flowalert 4711 hit \
-         [meta sequenceId=\"7\"] {message}"
+         [meta sequenceId=\"7\"] hit {message}"
     );
     assert_eq!(network, expected);
 
@@ -244,7 +244,7 @@ fn rfc5424_parses_with_syslog_loose() {
             ("flowalert@32473", vec![("kind", "hit")])
         ]
     );
-    assert_eq!(parsed.msg, &LINE_2[LINE_2.find("src=").unwrap()..]);
+    assert_eq!(parsed.msg, &LINE_2[LINE_2.find("hit src=").unwrap()..]);
     assert_eq!(parsed.timestamp.map(|t| t.timestamp_micros()), Some(T0));
 }
 

@@ -370,10 +370,10 @@ impl Extra {
     /// Delta before total; ASA's initiator + responder when neither is sent.
     fn counters_and_ifs(&self, rec: &mut FlowRecord) {
         let c = self.counters;
-        let asa_oct = (self.has(bit::INIT_OCT) || self.has(bit::RESP_OCT))
-            .then(|| c[4].wrapping_add(c[5]));
-        let asa_pkt = (self.has(bit::INIT_PKT) || self.has(bit::RESP_PKT))
-            .then(|| c[6].wrapping_add(c[7]));
+        let asa_oct =
+            (self.has(bit::INIT_OCT) || self.has(bit::RESP_OCT)).then(|| c[4].wrapping_add(c[5]));
+        let asa_pkt =
+            (self.has(bit::INIT_PKT) || self.has(bit::RESP_PKT)).then(|| c[6].wrapping_add(c[7]));
         let oct = self.first(&[(bit::OCT_DELTA, c[0]), (bit::OCT_TOTAL, c[1])]);
         let pkt = self.first(&[(bit::PKT_DELTA, c[2]), (bit::PKT_TOTAL, c[3])]);
         rec.octets = oct.or(asa_oct).unwrap_or(0);

@@ -27,7 +27,7 @@ pub fn file_line(event: &Event, hostname: &str, pid: u32) -> String {
     line
 }
 
-/// `<PRI>1 TIMESTAMP HOST flowalert PID MSGID [meta sequenceId="N"] message`; the
+/// `<PRI>1 TIMESTAMP HOST flowalert PID MSGID [meta sequenceId="N"] MSGID message`; the
 /// `[flowalert@N kind="..."]` element follows `meta` only when `enterprise_id` is not 0.
 /// `facility` is the facility number (3 for daemon).
 pub fn rfc5424(
@@ -52,6 +52,10 @@ pub fn rfc5424(
     if enterprise_id != 0 {
         let _ = write!(record, "[flowalert@{enterprise_id} kind=\"{kind}\"]");
     }
+    // The message starts with the kind again, as in the file form: rsyslog then writes the
+    // same words after its tag, and one decoder pattern reads every form.
+    record.push(' ');
+    record.push_str(kind);
     record.push(' ');
     record.push_str(&event.message);
     record
@@ -128,13 +132,14 @@ mod tests {
         assert_eq!(
             plain,
             "<29>1 2026-12-03T19:47:09.517513+00:00 fwcol flowalert 4711 hit \
-             [meta sequenceId=\"7\"] src=203.0.113.9 sport=44444"
+             [meta sequenceId=\"7\"] hit src=203.0.113.9 sport=44444"
         );
         let private = rfc5424(&event(Kind::Repeat, 6), "fwcol", 4711, 16, 8, 32473);
         assert_eq!(
             private,
             "<134>1 2026-12-03T19:47:09.517513+00:00 fwcol flowalert 4711 repeat \
-             [meta sequenceId=\"8\"][flowalert@32473 kind=\"repeat\"] src=203.0.113.9 sport=44444"
+             [meta sequenceId=\"8\"][flowalert@32473 kind=\"repeat\"] repeat src=203.0.113.9 \
+             sport=44444"
         );
     }
 

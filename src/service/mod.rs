@@ -49,7 +49,7 @@ pub fn run(config: Config, ready: impl FnOnce() -> io::Result<()>) -> anyhow::Re
 
     let mut listeners = bind_all(&config, &poll)?;
     let ports: Vec<u16> = listeners.iter().map(|l| l.address.port()).collect();
-    let mut pipeline = Pipeline::start(&config, &clock).context("cannot start")?;
+    let mut pipeline = Pipeline::start(&config, clock.now_micros()).context("cannot start")?;
     pipeline.register_outputs(poll.registry(), OUTPUT_TOKENS)?;
     ready().context("cannot report readiness")?;
     notify(&[sd_notify::NotifyState::Ready]);
@@ -205,7 +205,7 @@ impl Service {
 
     fn timers(&mut self, poll: &Poll) {
         let now = self.clock.now_micros();
-        self.pipeline.tick(poll.registry(), now);
+        self.pipeline.tick(Some(poll.registry()), now);
         if now >= self.next_stats {
             crate::info!("{}", self.stats_line());
             self.next_stats = now + STATS_EVERY_MICROS;
@@ -249,9 +249,14 @@ fn bind_one(address: SocketAddr, config: &Config) -> anyhow::Result<sockets::Lis
     let listener = sockets::bind(address, asked, config.input.workers > 1)
         .with_context(|| format!("cannot listen on {address}"))?;
     let granted = listener.receive_buffer;
-    crate::info!("listening on {}, receive buffer {granted} bytes", listener.address);
+    crate::info!(
+        "listening on {}, receive buffer {granted} bytes",
+        listener.address
+    );
     if granted < asked {
-        crate::warn!("receive buffer capped at {granted} of {asked} bytes (raise net.core.rmem_max)");
+        crate::warn!(
+            "receive buffer capped at {granted} of {asked} bytes (raise net.core.rmem_max)"
+        );
     }
     Ok(listener)
 }

@@ -19,7 +19,11 @@ pub struct Listener {
 
 /// Binds `address`; `reuse_port` lets several workers share it.
 pub fn bind(address: SocketAddr, receive_buffer: usize, reuse_port: bool) -> io::Result<Listener> {
-    let socket = Socket::new(Domain::for_address(address), Type::DGRAM, Some(Protocol::UDP))?;
+    let socket = Socket::new(
+        Domain::for_address(address),
+        Type::DGRAM,
+        Some(Protocol::UDP),
+    )?;
     if address.is_ipv6() {
         socket.set_only_v6(true)?;
     }

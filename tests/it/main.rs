@@ -1,7 +1,9 @@
-//! Integration tests: one binary, shared helpers in `common`.
+//! Integration tests: one binary, shared helpers in `common` and `harness`.
 
 mod common;
+mod harness;
 mod lists;
 mod outputs;
+mod service;
 mod update;
 mod vectors;

@@ -104,7 +104,7 @@ fn check_rfc5424(record: &str, n: usize) -> u64 {
     assert_eq!(parsed.hostname, Some("fwcol"), "{record}");
     assert_eq!(parsed.procid, Some(ProcId::PID(4711)));
     assert_eq!(parsed.msgid, Some("status"));
-    assert_eq!(parsed.msg, event(n).message);
+    assert_eq!(parsed.msg, format!("status {}", event(n).message));
     let meta = &parsed.structured_data[0];
     assert_eq!(meta.id, "meta");
     meta.params[0].1.parse().unwrap()

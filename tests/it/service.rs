@@ -1,0 +1,498 @@
+//! The running service end to end: datagrams over loopback UDP in, records out to a file and
+//! to syslog receivers on loopback, and the signals an operator sends.
+
+use std::io::{BufRead, BufReader, Read};
+use std::net::{TcpListener, UdpSocket};
+use std::time::{Duration, Instant};
+
+use crate::harness::{
+    exporter, mask, stat, v5_datagram, wait_for_lines, Daemon, TempDir, V5Flow, PATIENCE,
+};
+
+/// 2025-12-03T18:40:00Z, the export time of every test datagram.
+const UNIX_SECS: u32 = 1_764_787_200;
+const UPTIME_MS: u32 = 600_000;
+
+const SCANNER: [u8; 4] = [203, 0, 113, 66];
+const SERVER: [u8; 4] = [192, 0, 2, 10];
+const LAPTOP: [u8; 4] = [192, 0, 2, 12];
+const CONTROLLER: [u8; 4] = [198, 51, 100, 77];
+
+/// A SYN from the scanner to our server's port 22, ten seconds before the export.
+fn scan_syn() -> V5Flow {
+    V5Flow {
+        src: SCANNER,
+        dst: SERVER,
+        sport: 44444,
+        dport: 22,
+        proto: 6,
+        flags: 0x02,
+        packets: 1,
+        octets: 60,
+        first: UPTIME_MS - 10_000,
+        last: UPTIME_MS - 10_000,
+    }
+}
+
+/// Our server's RST back to the scanner: the same pair, and not an outbound alert.
+fn scan_reply() -> V5Flow {
+    V5Flow {
+        src: SERVER,
+        dst: SCANNER,
+        sport: 22,
+        dport: 44444,
+        flags: 0x14,
+        octets: 40,
+        first: UPTIME_MS - 9_990,
+        last: UPTIME_MS - 9_990,
+        ..scan_syn()
+    }
+}
+
+/// A laptop of ours talking HTTPS to a listed controller.
+fn beacon() -> V5Flow {
+    V5Flow {
+        src: LAPTOP,
+        dst: CONTROLLER,
+        sport: 51515,
+        dport: 443,
+        proto: 6,
+        flags: 0x1b,
+        packets: 14,
+        octets: 2210,
+        first: UPTIME_MS - 20_000,
+        last: UPTIME_MS - 5_000,
+    }
+}
+
+struct Setup {
+    dir: TempDir,
+    config: std::path::PathBuf,
+}
+
+/// A configuration with one list, our documentation /24 as home, and `output` appended.
+fn setup(label: &str, output: &str) -> Setup {
+    let dir = TempDir::new(label);
+    dir.write(
+        "blocked.txt",
+        "203.0.113.66 # scanner\n198.51.100.77 # controller\n",
+    );
+    let text = format!(
+        "[input]\nlisten = [\"127.0.0.1:0\"]\n\
+         [networks]\nhome = [\"192.0.2.0/24\"]\n\
+         [state]\ndir = \"state\"\n\
+         [[list]]\nname = \"blocked\"\npath = \"blocked.txt\"\nformat = \"plain\"\n\
+         [output]\nhostname = \"test\"\nfile = \"alerts.log\"\n{output}"
+    );
+    let config = dir.write("flowalert.toml", &text);
+    Setup { dir, config }
+}
+
+fn send(socket: &UdpSocket, daemon: &Daemon, sequence: u32, flows: &[V5Flow]) {
+    let datagram = v5_datagram(UPTIME_MS, UNIX_SECS, sequence, flows);
+    socket
+        .send_to(&datagram, daemon.flow_address)
+        .expect("cannot send to flowalert");
+}
+
+const SCAN_HIT: &str = "TIME test flowalert[PID]: hit src=203.0.113.66 sport=44444 \
+    dst=192.0.2.10 dport=22 proto=TCP dir=in match=src listed=203.0.113.66 lists=blocked \
+    refs=- start=2025-12-03T18:39:50.000Z exporter=127.0.0.1 sampling=1 packets=1 bytes=60 \
+    names=\"scanner\"";
+
+const BEACON_HIT: &str = "TIME test flowalert[PID]: hit src=192.0.2.12 sport=51515 \
+    dst=198.51.100.77 dport=443 proto=TCP dir=out match=dst listed=198.51.100.77 \
+    lists=blocked refs=- start=2025-12-03T18:39:40.000Z exporter=127.0.0.1 sampling=1 \
+    packets=14 bytes=2210 names=\"controller\"";
+
+#[test]
+fn a_scan_and_its_replies_make_one_inbound_hit_and_one_repeat_at_exit() {
+    let setup = setup("scan", "");
+    let daemon = Daemon::start(&setup.config);
+    let socket = exporter();
+
+    send(&socket, &daemon, 0, &[scan_syn(), scan_reply()]);
+    send(&socket, &daemon, 2, &[beacon()]);
+    let log = setup.dir.path.join("alerts.log");
+    let lines = wait_for_lines(&log, 2);
+    assert_eq!(mask(&lines[0]), SCAN_HIT);
+    assert_eq!(mask(&lines[1]), BEACON_HIT);
+    assert!(lines[0].contains(&format!("flowalert[{}]: ", daemon.pid())));
+
+    let (code, stats) = daemon.stop();
+    assert_eq!(code, 0);
+    let lines = wait_for_lines(&log, 3);
+    assert_eq!(
+        mask(&lines[2]),
+        "TIME test flowalert[PID]: repeat src=203.0.113.66 dst=192.0.2.10 proto=TCP dir=in \
+         match=src listed=203.0.113.66 lists=blocked peers=1 flows=2 packets=2 bytes=100 \
+         first=2025-12-03T18:39:50.000Z last=2025-12-03T18:39:50.010Z names=\"scanner\""
+    );
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    assert_eq!(stat(&stats, "datagrams"), 2);
+}
+
+#[test]
+fn records_reach_a_udp_syslog_receiver_as_rfc5424() {
+    let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
+    receiver.set_read_timeout(Some(PATIENCE)).unwrap();
+    let target = receiver.local_addr().unwrap();
+    let setup = setup("udp", &format!("syslog = [\"udp://{target}\"]\n"));
+    let daemon = Daemon::start(&setup.config);
+
+    send(&exporter(), &daemon, 0, &[beacon()]);
+    let mut buffer = [0u8; 2048];
+    let (length, _) = receiver.recv_from(&mut buffer).expect("no syslog datagram");
+    let record = std::str::from_utf8(&buffer[..length]).unwrap();
+
+    let parsed = syslog_loose::parse_message(record, syslog_loose::Variant::RFC5424);
+    assert_eq!(parsed.protocol, syslog_loose::Protocol::RFC5424(1));
+    assert_eq!(parsed.hostname, Some("test"));
+    assert_eq!(parsed.appname, Some("flowalert"));
+    assert_eq!(parsed.msgid, Some("hit"));
+    let expected_body = BEACON_HIT.split("]: ").nth(1).unwrap();
+    assert_eq!(parsed.msg, expected_body);
+    // daemon facility (3), warning severity for an outbound hit (4).
+    assert!(record.starts_with("<28>1 "), "{record}");
+    assert!(record.contains(&format!(" flowalert {} hit ", daemon.pid())));
+    assert!(record.contains("[meta sequenceId=\"1\"]"), "{record}");
+}
+
+#[test]
+fn records_reach_tcp_syslog_receivers_with_both_framings() {
+    for (scheme, octet_counted) in [("tcp", false), ("tcp+octet", true)] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let target = listener.local_addr().unwrap();
+        let setup = setup("tcp", &format!("syslog = [\"{scheme}://{target}\"]\n"));
+        let daemon = Daemon::start(&setup.config);
+
+        let socket = exporter();
+        send(&socket, &daemon, 0, &[scan_syn()]);
+        send(&socket, &daemon, 1, &[beacon()]);
+        let (stream, _) = listener.accept().expect("flowalert did not connect");
+        stream.set_read_timeout(Some(PATIENCE)).unwrap();
+        let mut reader = BufReader::new(stream);
+        let records: Vec<String> = (0..2)
+            .map(|_| read_record(&mut reader, octet_counted))
+            .collect();
+
+        for (record, expected) in records.iter().zip([SCAN_HIT, BEACON_HIT]) {
+            let parsed = syslog_loose::parse_message(record, syslog_loose::Variant::RFC5424);
+            assert_eq!(
+                parsed.msg,
+                expected.split("]: ").nth(1).unwrap(),
+                "{scheme}"
+            );
+        }
+        assert!(
+            records[1].contains("[meta sequenceId=\"2\"]"),
+            "{}",
+            records[1]
+        );
+        let (code, _) = daemon.stop();
+        assert_eq!(code, 0);
+    }
+}
+
+fn read_record(reader: &mut BufReader<std::net::TcpStream>, octet_counted: bool) -> String {
+    if !octet_counted {
+        let mut line = String::new();
+        reader.read_line(&mut line).expect("no record");
+        assert!(line.ends_with('\n'));
+        return line.trim_end_matches('\n').to_owned();
+    }
+    let mut length = Vec::new();
+    reader.read_until(b' ', &mut length).expect("no length");
+    let length: usize = std::str::from_utf8(&length)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let mut record = vec![0u8; length];
+    reader.read_exact(&mut record).expect("a short record");
+    String::from_utf8(record).unwrap()
+}
+
+#[test]
+fn sighup_under_traffic_loses_no_datagram_and_swaps_the_set() {
+    let setup = setup("reload", "");
+    let mut daemon = Daemon::start(&setup.config);
+    let address = daemon.flow_address;
+
+    // A sender that numbers its datagrams: the v5 sequence counts records, one per datagram.
+    let sent = 3_000u32;
+    let sender = std::thread::spawn(move || {
+        let socket = exporter();
+        let quiet = V5Flow {
+            src: [192, 0, 2, 20],
+            dst: [198, 51, 100, 20],
+            ..beacon()
+        };
+        for sequence in 0..sent {
+            let datagram = v5_datagram(UPTIME_MS, UNIX_SECS, sequence, &[quiet]);
+            socket.send_to(&datagram, address).unwrap();
+            // About 5 000 datagrams a second: a modest rate, well inside one core.
+            std::thread::sleep(Duration::from_micros(200));
+        }
+    });
+    for round in 1..=3 {
+        std::thread::sleep(Duration::from_millis(100));
+        daemon.signal("HUP");
+        daemon.wait_for_nth("indicator set ready", round + 1);
+    }
+    sender.join().unwrap();
+
+    // The new list is used once reloaded: a listed quiet host now alerts.
+    setup
+        .dir
+        .write("blocked.txt", "198.51.100.20 # newly listed\n");
+    daemon.signal("HUP");
+    daemon.wait_for_nth("indicator set ready", 5);
+    let flow = V5Flow {
+        src: [192, 0, 2, 20],
+        dst: [198, 51, 100, 20],
+        ..beacon()
+    };
+    send(&exporter(), &daemon, 0, &[flow]);
+    let lines = wait_for_lines(&setup.dir.path.join("alerts.log"), 1);
+    assert!(
+        lines[0].contains("listed=198.51.100.20 lists=blocked"),
+        "{}",
+        lines[0]
+    );
+
+    let (code, stats) = daemon.stop();
+    assert_eq!(code, 0);
+    assert_eq!(stat(&stats, "datagrams"), u64::from(sent) + 1);
+    assert_eq!(stat(&stats, "reloads"), 4);
+}
+
+#[test]
+fn a_bad_list_on_reload_keeps_the_old_set_and_says_why() {
+    let setup = setup("badlist", "");
+    let mut daemon = Daemon::start(&setup.config);
+    setup
+        .dir
+        .write("blocked.txt", "<html><body>Access denied</body></html>\n");
+    daemon.signal("HUP");
+    let failure = daemon.wait_for("reload failed");
+    assert!(failure.contains("blocked.txt"), "{failure}");
+
+    send(&exporter(), &daemon, 0, &[beacon()]);
+    let lines = wait_for_lines(&setup.dir.path.join("alerts.log"), 2);
+    assert!(
+        lines[0].contains("status kind=build-failed"),
+        "{}",
+        lines[0]
+    );
+    assert_eq!(mask(&lines[1]), BEACON_HIT);
+    let (code, stats) = daemon.stop();
+    assert_eq!(code, 0);
+    assert_eq!(stat(&stats, "reloads-failed"), 1);
+}
+
+#[test]
+fn sigusr2_reopens_the_file_logrotate_moved() {
+    let setup = setup("reopen", "");
+    let mut daemon = Daemon::start(&setup.config);
+    let log = setup.dir.path.join("alerts.log");
+    send(&exporter(), &daemon, 0, &[scan_syn()]);
+    wait_for_lines(&log, 1);
+
+    let rotated = setup.dir.path.join("alerts.log.1");
+    std::fs::rename(&log, &rotated).unwrap();
+    daemon.signal("USR2");
+    daemon.wait_for("output files reopened");
+    send(&exporter(), &daemon, 1, &[beacon()]);
+
+    let lines = wait_for_lines(&log, 1);
+    assert_eq!(mask(&lines[0]), BEACON_HIT);
+    assert_eq!(wait_for_lines(&rotated, 1).len(), 1);
+    let (code, _) = daemon.stop();
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn sigusr1_writes_a_stats_line() {
+    let setup = setup("stats", "");
+    let mut daemon = Daemon::start(&setup.config);
+    send(&exporter(), &daemon, 0, &[scan_syn(), scan_reply()]);
+    wait_for_lines(&setup.dir.path.join("alerts.log"), 1);
+    daemon.signal("USR1");
+    let line = daemon.wait_for("stats ");
+    assert_eq!(stat(&line, "datagrams"), 1);
+    assert!(line.contains("kernel-drops="), "{line}");
+}
+
+#[test]
+fn check_config_names_file_line_and_key() {
+    let dir = TempDir::new("check");
+    let config = dir.write(
+        "flowalert.toml",
+        "[alerts]\nrepeat-window = \"ten minutes\"\n[input]\nlisten = [\"nowhere\"]\n",
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flowalert"))
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    let path = config.display();
+    assert!(
+        stderr.contains(&format!("{path}:2: [alerts] repeat-window: ")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!("{path}:4: [input] listen: ")),
+        "{stderr}"
+    );
+}
+
+/// Debian's rsyslog receives our RFC 5424 records over TCP and writes them in its own file
+/// format, which must be the line our own file gets.
+#[test]
+#[ignore = "needs rsyslog"]
+fn rsyslog_writes_the_same_line_as_our_file() {
+    let rsyslogd = std::path::Path::new("/usr/sbin/rsyslogd");
+    assert!(
+        rsyslogd.exists(),
+        "rsyslogd is not installed (apt-get install rsyslog)"
+    );
+    let dir = TempDir::new("rsyslog");
+    let port = free_tcp_port();
+    let received = dir.path.join("received.log");
+    let rsyslog_conf = dir.write(
+        "rsyslog.conf",
+        &format!(
+            "global(workDirectory=\"{work}\")\n\
+             module(load=\"imtcp\")\n\
+             input(type=\"imtcp\" address=\"127.0.0.1\" port=\"{port}\")\n\
+             *.* action(type=\"omfile\" file=\"{file}\" template=\"RSYSLOG_FileFormat\")\n",
+            work = dir.path.display(),
+            file = received.display()
+        ),
+    );
+    let mut rsyslog = std::process::Command::new(rsyslogd)
+        .args(["-n", "-i"])
+        .arg(dir.path.join("rsyslog.pid"))
+        .arg("-f")
+        .arg(&rsyslog_conf)
+        .spawn()
+        .expect("cannot start rsyslogd");
+    wait_for_port(port);
+
+    let setup = setup(
+        "rsyslog-fa",
+        &format!("syslog = [\"tcp+octet://127.0.0.1:{port}\"]\n"),
+    );
+    let daemon = Daemon::start(&setup.config);
+    send(&exporter(), &daemon, 0, &[scan_syn()]);
+    send(&exporter(), &daemon, 1, &[beacon()]);
+    let ours = wait_for_lines(&setup.dir.path.join("alerts.log"), 2);
+    let theirs = wait_for_lines(&received, 2);
+    let _ = rsyslog.kill();
+    let _ = rsyslog.wait();
+
+    let theirs: Vec<&String> = theirs.iter().filter(|l| l.contains("flowalert[")).collect();
+    assert_eq!(theirs.len(), 2, "{theirs:#?}");
+    for (our_line, their_line) in ours.iter().zip(theirs) {
+        // For RFC 5424 input rsyslog's tag is APP-NAME[PROCID] without the colon that
+        // syslog(3)'s BSD form carries; every other byte, the microseconds too, is ours.
+        assert_eq!(&our_line.replacen("]: ", "] ", 1), their_line);
+    }
+}
+
+fn free_tcp_port() -> u16 {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.local_addr().unwrap().port()
+}
+
+fn wait_for_port(port: u16) {
+    let deadline = Instant::now() + PATIENCE;
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "rsyslogd did not listen on {port}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+fn readiness_and_reloads_are_reported_to_systemd() {
+    use std::os::unix::net::UnixDatagram;
+
+    let setup = setup("notify", "");
+    let socket_path = setup.dir.path.join("notify.sock");
+    let systemd = UnixDatagram::bind(&socket_path).unwrap();
+    systemd.set_read_timeout(Some(PATIENCE)).unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_flowalert"))
+        .arg("--config")
+        .arg(&setup.config)
+        .arg("run")
+        .env("NOTIFY_SOCKET", &socket_path)
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    let receive = || {
+        let mut buffer = [0u8; 512];
+        let length = systemd.recv(&mut buffer).expect("no notification");
+        String::from_utf8_lossy(&buffer[..length]).into_owned()
+    };
+
+    assert_eq!(receive(), "READY=1\n");
+    kill(child.id(), "HUP");
+    let reloading = receive();
+    assert!(
+        reloading.starts_with("RELOADING=1\nMONOTONIC_USEC="),
+        "{reloading}"
+    );
+    assert_eq!(receive(), "READY=1\n");
+    kill(child.id(), "TERM");
+    assert_eq!(receive(), "STOPPING=1\n");
+    assert_eq!(child.wait().unwrap().code(), Some(0));
+}
+
+#[test]
+fn daemon_mode_returns_once_the_pidfile_names_a_running_service() {
+    let setup = setup("daemon", "");
+    let pidfile = setup.dir.path.join("flowalert.pid");
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_flowalert"))
+        .arg("--config")
+        .arg(&setup.config)
+        .args(["run", "--daemon", "--pidfile"])
+        .arg(&pidfile)
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(0));
+
+    // No waiting: an init script reads the pidfile right after the command returns.
+    let pid: u32 = std::fs::read_to_string(&pidfile)
+        .expect("the pidfile exists when the command returns")
+        .trim()
+        .parse()
+        .expect("a process id");
+    assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+    kill(pid, "TERM");
+    let deadline = Instant::now() + PATIENCE;
+    while std::path::Path::new(&format!("/proc/{pid}/status")).exists() {
+        let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+        if status.contains("State:\tZ") {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the daemon did not stop");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn kill(pid: u32, signal: &str) {
+    let status = std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
