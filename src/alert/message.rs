@@ -89,14 +89,14 @@ impl Message {
                 piece.push(',');
             }
             push_bare(&mut piece, url);
-            let suffix = more_refs_len(refs_total - shown - 1);
+            let suffix = more_refs_len(refs_total.saturating_sub(shown + 1));
             if self.text.len() - start + piece.len() + suffix > budget {
                 break;
             }
             self.text.push_str(&piece);
             shown += 1;
         }
-        self.more_refs(refs_total - shown.min(refs_total), shown);
+        self.more_refs(refs_total.saturating_sub(shown), shown);
         self
     }
 

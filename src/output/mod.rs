@@ -293,6 +293,16 @@ impl Outputs {
         names.zip(self.sinks.iter().map(Sink::counters))
     }
 
+    /// Records waiting in TCP queues: what dropping these outputs (a reload that replaces
+    /// them) would lose.
+    pub fn queued(&self) -> usize {
+        let queued = self.sinks.iter().map(|sink| match sink {
+            Sink::Tcp(s, _) => s.queued(),
+            _ => 0,
+        });
+        queued.sum()
+    }
+
     pub fn hostname(&self) -> &str {
         &self.hostname
     }

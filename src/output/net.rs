@@ -219,6 +219,9 @@ impl TcpSink {
     /// At shutdown or the end of a replay: sends the queue, waiting at most a few seconds
     /// for the peer (connecting if need be); what is still queued then is counted dropped.
     pub fn finish(&mut self) {
+        if self.queue.is_empty() {
+            return;
+        }
         let stream = match std::mem::replace(&mut self.state, State::Down) {
             State::Up(stream) | State::Connecting { stream, .. } => Ok(stream.into()),
             State::Down => std::net::TcpStream::connect_timeout(&self.peer, FINISH_WAIT),
