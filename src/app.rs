@@ -14,7 +14,7 @@ use crate::clock::Clock;
 use crate::config::Config;
 use crate::intel::build;
 use crate::intel::update::{self, UpdateOutcome};
-use crate::output::Outputs;
+use crate::output::{self, Outputs};
 use crate::pipeline::{self, Pipeline};
 
 /// Runs `command`; the value is the process exit code.
@@ -84,7 +84,13 @@ fn replay(config: &Config, to_outputs: bool, files: &[PathBuf]) -> anyhow::Resul
             pipeline.on_datagram(datagram.src.ip(), &datagram.payload, now);
             datagrams += 1;
         }
-        crate::info!("{}: {:?}", file.display(), reader.counters());
+        let counts: Vec<String> = reader
+            .counters()
+            .fields()
+            .filter(|(_, value)| *value > 0)
+            .map(|(name, value)| format!("{name}={value}"))
+            .collect();
+        crate::info!("{}: {}", file.display(), counts.join(" "));
     }
 
     let Some(mut pipeline) = pipeline else {
@@ -106,7 +112,7 @@ fn replay_pipeline(config: &Config, to_outputs: bool, now_us: i64) -> anyhow::Re
         Outputs::open(&config.output, pid)?
     } else {
         let hostname = config.output.hostname.clone();
-        Outputs::stdout_only(&hostname.unwrap_or_else(pipeline::system_hostname), pid)
+        Outputs::stdout_only(&hostname.unwrap_or_else(output::system_hostname), pid)
     };
     Ok(Pipeline::with_parts(config, built, outputs, now_us))
 }
@@ -117,7 +123,7 @@ fn lookup(config: &Config, addresses: &[IpAddr]) -> anyhow::Result<u8> {
     for warning in warnings {
         crate::warn!("{warning}");
     }
-    let built = build::build(sources, &config.networks);
+    let built = build::build_at(sources, &config.networks, now_ms);
     let mut stdout = std::io::stdout().lock();
     for addr in addresses {
         writeln!(stdout, "{}", build::explain(config, &built, *addr))?;

@@ -416,6 +416,7 @@ impl Reader<'_> {
 
     /// Checks that need more than one key.
     fn check(&mut self, config: &Config) {
+        self.check_output(&config.output);
         if config.networks.home.is_empty() {
             let line = self.locator.key_line("networks", 0, "home");
             let message = "empty: every alert's dir will be `unknown`".to_owned();
@@ -439,6 +440,22 @@ impl Reader<'_> {
             self.error(line, "[dnsbl] enabled".into(), message);
         }
         self.check_duplicate_lists(&config.lists);
+    }
+
+    /// Syslog targets and the facility are checked here, so a typo fails `check-config`
+    /// instead of the next start.
+    fn check_output(&mut self, output: &Output) {
+        for target in &output.syslog {
+            if let Err(message) = crate::output::parse_target(target) {
+                let line = self.locator.key_line("output", 0, "syslog");
+                self.error(line, "[output] syslog".into(), message);
+            }
+        }
+        if crate::output::facility_code(&output.facility).is_none() {
+            let line = self.locator.key_line("output", 0, "facility");
+            let message = format!("{:?} is not a syslog facility", output.facility);
+            self.error(line, "[output] facility".into(), message);
+        }
     }
 
     fn check_duplicate_lists(&mut self, lists: &[List]) {

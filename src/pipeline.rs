@@ -33,8 +33,6 @@ pub struct PipelineCounters {
     pub refused_exporter: u64,
     /// Errors `recv_from` reported (ICMP errors and the like).
     pub receive_errors: u64,
-    /// Records that name no address at all, counted and not looked up.
-    pub records_without_address: u64,
     /// Reloads that swapped in a new set, and those that kept the old one.
     pub reloads: u64,
     pub reloads_failed: u64,
@@ -71,7 +69,7 @@ pub fn build_set(config: &Config, now_us: i64) -> Result<Built, String> {
     for warning in &warnings {
         crate::warn!("{warning}");
     }
-    let built = build::build(sources, &config.networks);
+    let built = build::build_at(sources, &config.networks, now_us / 1000);
     for warning in &built.warnings {
         crate::warn!("{warning}");
     }
@@ -146,8 +144,8 @@ impl Pipeline {
         );
 
         for record in &self.records {
+            // The decoder counts records without any address; there is nothing to look up.
             if !record.has_address() {
-                self.counters.records_without_address += 1;
                 continue;
             }
             self.alerter
@@ -168,7 +166,8 @@ impl Pipeline {
     pub fn tick(&mut self, registry: Option<&mio::Registry>, now_us: i64) {
         self.alerter.tick(now_us, &mut self.events);
         self.decoder.expire(now_us.div_euclid(1000));
-        self.watch.check(now_us, &self.outputs, &mut self.events);
+        self.watch
+            .check(now_us, &self.decoder, &self.outputs, &mut self.events);
         self.write_events();
         if let Some(registry) = registry {
             self.outputs.tick(registry, now_us);
@@ -358,7 +357,6 @@ impl PipelineCounters {
         [
             ("refused-exporter", self.refused_exporter),
             ("receive-errors", self.receive_errors),
-            ("records-without-address", self.records_without_address),
             ("reloads", self.reloads),
             ("reloads-failed", self.reloads_failed),
         ]
@@ -381,6 +379,9 @@ struct Watch {
     silence_us: i64,
     stale_after_us: i64,
     last_heard: HashMap<IpAddr, (i64, bool)>,
+    /// Per exporter: data sets without a template and records seen at the last check, and
+    /// whether the missing templates were reported.
+    templates: HashMap<IpAddr, (u64, u64, bool)>,
     next_check: i64,
     sink_drops_seen: u64,
     exporters_cap: usize,
@@ -392,6 +393,7 @@ impl Watch {
             silence_us: 0,
             stale_after_us: 0,
             last_heard: HashMap::new(),
+            templates: HashMap::new(),
             next_check: now_us + WATCH_EVERY_US,
             sink_drops_seen: 0,
             exporters_cap: config.templates.max_exporters,
@@ -414,11 +416,18 @@ impl Watch {
         }
     }
 
-    fn check(&mut self, now_us: i64, outputs: &Outputs, events: &mut Vec<Event>) {
+    fn check(
+        &mut self,
+        now_us: i64,
+        decoder: &Decoder,
+        outputs: &Outputs,
+        events: &mut Vec<Event>,
+    ) {
         if now_us < self.next_check {
             return;
         }
         self.next_check = now_us + WATCH_EVERY_US;
+        self.check_templates(now_us, decoder, events);
 
         for (exporter, (last, reported)) in &mut self.last_heard {
             if !*reported && self.silence_us > 0 && now_us - *last >= self.silence_us {
@@ -450,6 +459,29 @@ impl Watch {
                 &detail,
                 4,
             ));
+        }
+    }
+
+    /// An exporter that sent data sets since the last check but not one record we could
+    /// decode is sending templates we never got: the SIEM should know we are blind to it.
+    fn check_templates(&mut self, now_us: i64, decoder: &Decoder, events: &mut Vec<Event>) {
+        for (exporter, counters) in decoder.exporters() {
+            let records = counters.records_v5 + counters.records_v9 + counters.records_ipfix;
+            let missing = counters.sets_no_template;
+            let Some(seen) = self.templates.get_mut(&exporter) else {
+                if self.templates.len() < self.exporters_cap {
+                    self.templates.insert(exporter, (missing, records, false));
+                }
+                continue;
+            };
+            let blind = missing > seen.0 && records == seen.1;
+            if blind && !seen.2 {
+                let detail = format!("{} data sets without a template", missing - seen.0);
+                let subject = exporter.to_string();
+                let event = alert::status_event(now_us, "templates-missing", &subject, &detail, 4);
+                events.push(event);
+            }
+            *seen = (missing, records, blind || (seen.2 && records == seen.1));
         }
     }
 
@@ -488,13 +520,143 @@ fn format_duration_floor(duration: std::time::Duration) -> String {
     format!("{secs}s")
 }
 
-/// The host name records carry when `[output] hostname` is not set.
-pub fn system_hostname() -> String {
-    let name = std::fs::read_to_string("/proc/sys/kernel/hostname").unwrap_or_default();
-    let name = name.trim();
-    if name.is_empty() {
-        "localhost".into()
-    } else {
-        name.to_owned()
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::Report;
+    use crate::intel::{Indicator, Source};
+
+    /// 2025-12-03T18:40:00Z.
+    const T0: i64 = 1_764_787_200_000_000;
+    const MINUTE: i64 = 60_000_000;
+
+    struct Fixture {
+        pipeline: Pipeline,
+        log: PathBuf,
+        dir: PathBuf,
+    }
+
+    impl Drop for Fixture {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+
+    fn fixture(label: &str, extra: &str) -> Fixture {
+        let dir = std::env::temp_dir().join(format!("fa-pipeline-{label}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join("alerts.log");
+        let text = format!(
+            "[networks]\nhome = [\"192.0.2.0/24\"]\n[output]\nhostname = \"t\"\n\
+             file = \"{}\"\n{extra}",
+            log.display()
+        );
+        let mut report = Report::default();
+        let config = Config::parse(&text, Path::new("t.toml"), &mut report).unwrap();
+        assert!(report.errors.is_empty(), "{:?}", report.errors);
+
+        let source = Source {
+            name: "drop".into(),
+            indicators: vec![Indicator {
+                net: "203.0.113.66/32".parse().unwrap(),
+                entry: "203.0.113.66".into(),
+                comment: "SBL1".into(),
+                url: None,
+            }],
+            ..Source::default()
+        };
+        let built = build::build_at(vec![source], &config.networks, T0 / 1000);
+        let outputs = Outputs::open(&config.output, 42).unwrap();
+        let pipeline = Pipeline::with_parts(&config, built, outputs, T0);
+        Fixture { pipeline, log, dir }
+    }
+
+    fn lines(fixture: &mut Fixture) -> Vec<String> {
+        fixture.pipeline.outputs.flush();
+        let text = std::fs::read_to_string(&fixture.log).unwrap_or_default();
+        let messages = text
+            .lines()
+            .map(|l| l.split_once("]: ").unwrap().1.to_owned());
+        messages.collect()
+    }
+
+    /// A v5 datagram with one TCP flow from `src` to 192.0.2.10:22.
+    fn v5(src: [u8; 4]) -> Vec<u8> {
+        let mut bytes = vec![0, 5, 0, 1];
+        bytes.extend_from_slice(&600_000u32.to_be_bytes());
+        bytes.extend_from_slice(&((T0 / 1_000_000) as u32).to_be_bytes());
+        bytes.extend_from_slice(&[0; 12]);
+        bytes.extend_from_slice(&src);
+        bytes.extend_from_slice(&[192, 0, 2, 10, 0, 0, 0, 0, 0, 1, 0, 2]);
+        bytes.extend_from_slice(&1u32.to_be_bytes());
+        bytes.extend_from_slice(&60u32.to_be_bytes());
+        bytes.extend_from_slice(&590_000u32.to_be_bytes());
+        bytes.extend_from_slice(&590_000u32.to_be_bytes());
+        bytes.extend_from_slice(&[0xad, 0x9c, 0, 22, 0, 0x02, 6, 0, 0, 0, 0, 0, 24, 24, 0, 0]);
+        bytes
+    }
+
+    #[test]
+    fn a_silent_exporter_is_reported_once_after_the_silence() {
+        let mut fixture = fixture("silent", "");
+        let exporter: IpAddr = "127.0.0.7".parse().unwrap();
+        fixture
+            .pipeline
+            .on_datagram(exporter, &v5([198, 51, 100, 1]), T0);
+        fixture.pipeline.tick(None, T0 + 14 * MINUTE);
+        assert_eq!(lines(&mut fixture), Vec::<String>::new());
+
+        for minute in [16, 17, 30] {
+            fixture.pipeline.tick(None, T0 + minute * MINUTE);
+        }
+        assert_eq!(
+            lines(&mut fixture),
+            ["status kind=exporter-silent subject=127.0.0.7 detail=\"no datagram for 16m\""]
+        );
+    }
+
+    #[test]
+    fn data_without_templates_is_reported_as_blindness() {
+        let mut fixture = fixture("blind", "");
+        let exporter: IpAddr = "127.0.0.8".parse().unwrap();
+        // v9 header (count 1, uptime, secs, sequence 0, source id 0), then a data flowset
+        // for template 256 that was never defined.
+        let mut datagram = vec![0, 9, 0, 1, 0, 0, 0, 1, 0x69, 0x30, 0x81, 0x00];
+        datagram.extend_from_slice(&[0, 0, 0, 0, 0, 0, 0, 0]);
+        datagram.extend_from_slice(&[1, 0, 0, 8, 1, 2, 3, 4]);
+        fixture.pipeline.tick(None, T0);
+        fixture.pipeline.on_datagram(exporter, &datagram, T0);
+        fixture.pipeline.tick(None, T0 + MINUTE);
+        fixture
+            .pipeline
+            .on_datagram(exporter, &datagram, T0 + MINUTE);
+        fixture.pipeline.tick(None, T0 + 2 * MINUTE);
+        assert_eq!(
+            lines(&mut fixture),
+            ["status kind=templates-missing subject=127.0.0.8 \
+              detail=\"1 data sets without a template\""]
+        );
+    }
+
+    #[test]
+    fn exporters_outside_the_allowed_prefixes_are_counted_and_dropped() {
+        let mut fixture = fixture("refused", "[input]\nexporters = [\"127.0.0.0/30\"]\n");
+        let allowed: IpAddr = "127.0.0.2".parse().unwrap();
+        let refused: IpAddr = "::ffff:127.0.0.9".parse().unwrap();
+        fixture
+            .pipeline
+            .on_datagram(refused, &v5([203, 0, 113, 66]), T0);
+        fixture
+            .pipeline
+            .on_datagram(allowed, &v5([203, 0, 113, 66]), T0);
+        assert_eq!(fixture.pipeline.counters().refused_exporter, 1);
+        assert_eq!(fixture.pipeline.decoder().counters().datagrams, 1);
+        let found = lines(&mut fixture);
+        assert_eq!(found.len(), 1);
+        assert!(
+            found[0].starts_with("hit src=203.0.113.66 sport=44444 "),
+            "{}",
+            found[0]
+        );
     }
 }

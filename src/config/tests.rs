@@ -152,3 +152,20 @@ fn relative_paths_are_relative_to_the_configuration_file() {
     assert_eq!(config.lists[1].path, "/abs/b.txt");
     assert_eq!(config.output.file, Some(PathBuf::from("/etc/fa/out.log")));
 }
+
+#[test]
+fn syslog_targets_and_facility_are_checked() {
+    let text = "[output]\nsyslog = [\"udp://127.0.0.1:514\", \"smtp://x\"]\nfacility = \"kern2\"\n";
+    let found = errors(text);
+    assert_eq!(found.len(), 2, "{found:#?}");
+    assert!(
+        found[0].starts_with("test.toml:2: [output] syslog: "),
+        "{}",
+        found[0]
+    );
+    assert!(found[0].contains("smtp://x"), "{}", found[0]);
+    assert_eq!(
+        found[1],
+        "test.toml:3: [output] facility: \"kern2\" is not a syslog facility"
+    );
+}

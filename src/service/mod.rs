@@ -47,6 +47,9 @@ pub fn run(config: Config, ready: impl FnOnce() -> io::Result<()>) -> anyhow::Re
         .register(&mut signals, SIGNALS, Interest::READABLE)?;
     let waker = Arc::new(Waker::new(poll.registry(), REBUILT)?);
 
+    if config.input.exporters.is_empty() {
+        crate::warn!("[input] exporters is empty: datagrams from any address are accepted");
+    }
     let mut listeners = bind_all(&config, &poll)?;
     let ports: Vec<u16> = listeners.iter().map(|l| l.address.port()).collect();
     let mut pipeline = Pipeline::start(&config, clock.now_micros()).context("cannot start")?;
