@@ -154,7 +154,7 @@ impl fmt::Display for Problem {
 }
 
 /// What reading a configuration found: errors make it unusable, warnings do not.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Report {
     pub errors: Vec<Problem>,
     pub warnings: Vec<Problem>,

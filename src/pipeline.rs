@@ -19,8 +19,10 @@ use crate::intel::build::{self, Built};
 use crate::intel::set::IndicatorSet;
 use crate::output::Outputs;
 
-/// Where the template cache is kept between runs, inside `[state] dir`.
-const TEMPLATE_FILE: &str = "templates.bin";
+/// Where each worker keeps its template cache between runs, inside `[state] dir`:
+/// `templates.bin` for worker 0, `templates-N.bin` for the others.
+const TEMPLATE_PREFIX: &str = "templates";
+const TEMPLATE_SUFFIX: &str = ".bin";
 /// How often silent exporters and dropping sinks are looked for.
 const WATCH_EVERY_US: i64 = 10 * 1_000_000;
 /// How often the template cache is saved while running.
@@ -38,10 +40,11 @@ pub struct PipelineCounters {
     pub reloads_failed: u64,
 }
 
-/// What a rebuild produced, handed from the builder thread to the loop.
+/// What a rebuild produced, handed from the builder thread to every worker.
+#[derive(Clone)]
 pub struct Rebuild {
     pub config: Result<Config, Report>,
-    pub built: Result<Built, String>,
+    pub built: Result<Arc<Built>, String>,
 }
 
 /// Reads `path` again and builds a new indicator set from what it names.
@@ -56,7 +59,7 @@ pub fn rebuild(path: &Path, now_us: i64) -> Rebuild {
     for problem in &report.warnings {
         crate::warn!("{problem}");
     }
-    let built = build_set(&config, now_us);
+    let built = build_set(&config, now_us).map(Arc::new);
     Rebuild {
         config: Ok(config),
         built,
@@ -79,7 +82,10 @@ pub fn build_set(config: &Config, now_us: i64) -> Result<Built, String> {
 pub struct Pipeline {
     exporters: Vec<IpNet>,
     decoder: Decoder,
-    set: Arc<IndicatorSet>,
+    /// Shared by every worker; swapped whole on reload.
+    indicators: Arc<Built>,
+    /// Worker 0 reports what is the same for all: load summaries, build status records.
+    reporter: bool,
     alerter: Alerter,
     outputs: Outputs,
     watch: Watch,
@@ -92,13 +98,19 @@ pub struct Pipeline {
 }
 
 impl Pipeline {
-    /// The service's pipeline: the set built now, templates restored from the state dir.
-    pub fn start(config: &Config, now_us: i64) -> anyhow::Result<Pipeline> {
-        let built = build_set(config, now_us).map_err(anyhow::Error::msg)?;
+    /// Worker `worker`'s pipeline over a set built already; templates restored from the
+    /// state dir (every worker's file: which worker an exporter lands on may change).
+    pub fn start(
+        config: &Config,
+        built: Arc<Built>,
+        worker: usize,
+        now_us: i64,
+    ) -> anyhow::Result<Pipeline> {
         let outputs = Outputs::open(&config.output, std::process::id())?;
         let mut pipeline = Pipeline::new(config, outputs, now_us);
-        pipeline.template_file = Some(config.state.dir.join(TEMPLATE_FILE));
-        pipeline.restore_templates(now_us);
+        pipeline.reporter = worker == 0;
+        pipeline.restore_templates(&config.state.dir, now_us);
+        pipeline.template_file = Some(config.state.dir.join(template_file(worker)));
         pipeline.install(built, now_us);
         Ok(pipeline)
     }
@@ -106,7 +118,7 @@ impl Pipeline {
     /// A pipeline with a set already built and outputs already open (replay, tests).
     pub fn with_parts(config: &Config, built: Built, outputs: Outputs, now_us: i64) -> Pipeline {
         let mut pipeline = Pipeline::new(config, outputs, now_us);
-        pipeline.install(built, now_us);
+        pipeline.install(Arc::new(built), now_us);
         pipeline
     }
 
@@ -114,7 +126,8 @@ impl Pipeline {
         Pipeline {
             exporters: config.input.exporters.clone(),
             decoder: Decoder::new(Limits::from_config(&config.templates)),
-            set: Arc::new(IndicatorSet::empty()),
+            indicators: Arc::new(empty_set()),
+            reporter: true,
             alerter: Alerter::new(&config.alerts, &config.networks.home),
             outputs,
             watch: Watch::new(config, now_us),
@@ -149,7 +162,7 @@ impl Pipeline {
                 continue;
             }
             self.alerter
-                .on_flow(record, self.set.as_ref(), now_us, &mut self.events);
+                .on_flow(record, &self.indicators.set, now_us, &mut self.events);
         }
         self.write_events();
     }
@@ -194,7 +207,7 @@ impl Pipeline {
         let config = match rebuilt.config {
             Ok(config) => config,
             Err(report) => {
-                for problem in &report.errors {
+                for problem in report.errors.iter().filter(|_| self.reporter) {
                     crate::error!("{problem}");
                 }
                 self.reload_failed("the configuration has errors", now_us);
@@ -209,7 +222,9 @@ impl Pipeline {
             }
         };
 
-        if config.input.listen != old.input.listen || config.input.workers != old.input.workers {
+        let restart =
+            config.input.listen != old.input.listen || config.input.workers != old.input.workers;
+        if restart && self.reporter {
             crate::warn!("[input] listen and workers change only with a restart; kept the old");
         }
         if config.output != old.output {
@@ -239,21 +254,29 @@ impl Pipeline {
     }
 
     fn reload_failed(&mut self, why: &str, now_us: i64) {
-        crate::error!("reload failed, the old indicator set stays: {why}");
         self.counters.reloads_failed += 1;
+        if !self.reporter {
+            return;
+        }
+        crate::error!("reload failed, the old indicator set stays: {why}");
         let event = alert::status_event(now_us, "build-failed", "indicators", why, 3);
         self.outputs.write(&event);
     }
 
     /// Swaps `built` in; the old set is freed on another thread, since a big one takes time.
-    fn install(&mut self, built: Built, now_us: i64) {
+    fn install(&mut self, built: Arc<Built>, now_us: i64) {
+        let old = std::mem::replace(&mut self.indicators, built);
+        drop_elsewhere(old);
+        if !self.reporter {
+            return;
+        }
+
+        let built = Arc::clone(&self.indicators);
         for line in &built.summary {
             crate::info!("{line}");
         }
         let stale = self.watch.stale_sources(&built, now_us);
         let prefixes = built.set.prefixes();
-        let old = std::mem::replace(&mut self.set, Arc::new(built.set));
-        drop_elsewhere(old);
 
         crate::info!("indicator set ready: {prefixes} prefixes");
         if prefixes == 0 {
@@ -303,16 +326,21 @@ impl Pipeline {
         }
     }
 
-    fn restore_templates(&mut self, now_us: i64) {
-        let Some(path) = &self.template_file else {
+    fn restore_templates(&mut self, dir: &Path, now_us: i64) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
             return;
         };
-        if !path.exists() {
-            return;
-        }
-        match self.decoder.restore(path, now_us.div_euclid(1000)) {
-            Ok(count) => crate::info!("restored {count} templates from {}", path.display()),
-            Err(why) => crate::warn!("discarded {}: {why}", path.display()),
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !(name.starts_with(TEMPLATE_PREFIX) && name.ends_with(TEMPLATE_SUFFIX)) {
+                continue;
+            }
+            let path = entry.path();
+            match self.decoder.restore(&path, now_us.div_euclid(1000)) {
+                Ok(count) => crate::info!("restored {count} templates from {}", path.display()),
+                Err(why) => crate::warn!("discarded {}: {why}", path.display()),
+            }
         }
     }
 
@@ -347,7 +375,7 @@ impl Pipeline {
             line.push_str(&format!("{name}={value}"));
         }
         line.push_str(&format!(" templates={}", self.decoder.templates_known()));
-        line.push_str(&format!(" prefixes={}", self.set.prefixes()));
+        line.push_str(&format!(" prefixes={}", self.indicators.set.prefixes()));
         line
     }
 }
@@ -364,8 +392,24 @@ impl PipelineCounters {
     }
 }
 
+fn template_file(worker: usize) -> String {
+    match worker {
+        0 => format!("{TEMPLATE_PREFIX}{TEMPLATE_SUFFIX}"),
+        n => format!("{TEMPLATE_PREFIX}-{n}{TEMPLATE_SUFFIX}"),
+    }
+}
+
+fn empty_set() -> Built {
+    Built {
+        set: IndicatorSet::empty(),
+        summary: Vec::new(),
+        warnings: Vec::new(),
+        hidden: IndicatorSet::empty(),
+    }
+}
+
 /// Dropping a set of a million prefixes takes milliseconds; do it off the loop thread.
-fn drop_elsewhere(set: Arc<IndicatorSet>) {
+fn drop_elsewhere(set: Arc<Built>) {
     let spawned = std::thread::Builder::new()
         .name("free-set".into())
         .spawn(move || drop(set));

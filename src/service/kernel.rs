@@ -1,6 +1,6 @@
 //! Datagrams the kernel dropped because a socket's receive buffer was full.
 //!
-//! Read from `/proc/net/udp` and `/proc/net/udp6` (the `drops` column of the rows whose local
+//! Read from `/proc/self/net/udp` and `udp6` (the `drops` column of the rows whose local
 //! port is one we listen on), which needs no privileges and no per-datagram work. A port
 //! shared with another process would be counted with it; that is rare for flow ports.
 
@@ -10,7 +10,7 @@ use std::fs;
 pub fn udp_drops(ports: &[u16]) -> Option<u64> {
     let mut total = 0;
     let mut found = false;
-    for table in ["/proc/net/udp", "/proc/net/udp6"] {
+    for table in ["/proc/self/net/udp", "/proc/self/net/udp6"] {
         let Ok(text) = fs::read_to_string(table) else {
             continue;
         };

@@ -1,15 +1,14 @@
-//! The running service: one thread, one mio `Poll` over the UDP sockets, the signal pipe, the
-//! syslog connections and a waker for finished rebuilds.
+//! The running service: a coordinator thread that owns the signals and the rebuilds, and
+//! `[input] workers` receiving loops (`worker.rs`), each single-threaded over its own sockets.
 //!
-//! Nothing slow happens on this thread: the indicator set is rebuilt on another thread and
-//! handed over whole, and the old one is dropped on another thread too, so a reload of a
-//! million prefixes does not stop the sockets being drained.
+//! Nothing slow happens on a receiving thread: the indicator set is rebuilt on another
+//! thread, shared by every worker once built, and the old one is dropped on another thread
+//! too, so a reload of a million prefixes does not stop the sockets being drained.
 
-use std::io::{self, ErrorKind};
-use std::net::SocketAddr;
+use std::io;
 use std::sync::mpsc;
 use std::sync::Arc;
-use std::time::Duration;
+use std::thread::JoinHandle;
 
 use anyhow::Context;
 use mio::{Events, Interest, Poll, Token, Waker};
@@ -18,26 +17,20 @@ use signal_hook_mio::v1_0::Signals;
 
 use crate::clock::Clock;
 use crate::config::Config;
-use crate::pipeline::{Pipeline, Rebuild};
+use crate::intel::build::Built;
+use crate::pipeline::{self, Rebuild};
+use worker::{Command, Started};
 
 pub mod daemon;
 pub mod kernel;
 pub mod sockets;
+mod worker;
 
 const SIGNALS: Token = Token(0);
-const REBUILT: Token = Token(1);
-/// Sockets take tokens from here up; output connections from `OUTPUT_TOKENS` up.
-const FIRST_SOCKET: usize = 16;
-const OUTPUT_TOKENS: usize = 1 << 20;
+/// One waker per poll (mio's rule): a finished rebuild and an ended worker both use it.
+const WOKEN: Token = Token(1);
 
-/// Largest UDP payload; one buffer is reused for every datagram.
-const MAX_DATAGRAM: usize = 65_535;
-/// How often the stats line is written without being asked.
-const STATS_EVERY_MICROS: i64 = 300 * 1_000_000;
-/// The loop wakes at least this often for timers.
-const MAX_SLEEP: Duration = Duration::from_millis(500);
-
-/// Runs until SIGTERM or SIGINT; `ready` is called once the sockets are bound.
+/// Runs until SIGTERM or SIGINT; `ready` is called once every worker has bound its sockets.
 pub fn run(config: Config, ready: impl FnOnce() -> io::Result<()>) -> anyhow::Result<()> {
     let clock = Clock::system();
     let mut poll = Poll::new().context("cannot create the poll")?;
@@ -45,104 +38,142 @@ pub fn run(config: Config, ready: impl FnOnce() -> io::Result<()>) -> anyhow::Re
         .context("cannot install signal handlers")?;
     poll.registry()
         .register(&mut signals, SIGNALS, Interest::READABLE)?;
-    let waker = Arc::new(Waker::new(poll.registry(), REBUILT)?);
+    let waker = Arc::new(Waker::new(poll.registry(), WOKEN)?);
 
     if config.input.exporters.is_empty() {
         crate::warn!("[input] exporters is empty: datagrams from any address are accepted");
     }
-    let mut listeners = bind_all(&config, &poll)?;
-    let ports: Vec<u16> = listeners.iter().map(|l| l.address.port()).collect();
-    let mut pipeline = Pipeline::start(&config, clock.now_micros()).context("cannot start")?;
-    pipeline.register_outputs(poll.registry(), OUTPUT_TOKENS)?;
-    ready().context("cannot report readiness")?;
-    notify(&[sd_notify::NotifyState::Ready]);
-
-    let mut service = Service {
+    let built = pipeline::build_set(&config, clock.now_micros()).map_err(anyhow::Error::msg)?;
+    let workers = start_workers(&config, Arc::new(built), &waker)?;
+    let mut coordinator = Coordinator {
         config,
         clock,
-        pipeline,
+        workers,
         waker,
         rebuilding: None,
         rebuild_again: false,
-        ports,
-        next_stats: 0,
     };
-    service.next_stats = service.clock.now_micros() + STATS_EVERY_MICROS;
-    let result = service.run(&mut poll, &mut signals, &mut listeners);
+    if let Err(err) = ready().context("cannot report readiness") {
+        // The readiness error is the one to report; the workers' own are logged.
+        let _ = coordinator.stop_workers();
+        return Err(err);
+    }
+    notify(&[sd_notify::NotifyState::Ready]);
+    let count = coordinator.workers.len();
+    crate::info!("receiving with {count} worker(s)");
+
+    let result = coordinator.run(&mut poll, &mut signals);
     notify(&[sd_notify::NotifyState::Stopping]);
-    service.pipeline.shutdown(service.clock.now_micros());
-    crate::info!("stopped; {}", service.stats_line());
-    result
+    let stopped = coordinator.stop_workers();
+    result.and(stopped)
 }
 
-struct Service {
+struct WorkerHandle {
+    commands: mpsc::Sender<Command>,
+    waker: Arc<Waker>,
+    thread: JoinHandle<anyhow::Result<()>>,
+}
+
+impl WorkerHandle {
+    fn send(&self, command: Command) {
+        // A worker that already ended has said why in its own result.
+        if self.commands.send(command).is_ok() {
+            let _ = self.waker.wake();
+        }
+    }
+}
+
+/// Starts worker 0, then the others on the addresses it bound (port 0 resolved once).
+fn start_workers(
+    config: &Config,
+    built: Arc<Built>,
+    ended: &Arc<Waker>,
+) -> anyhow::Result<Vec<WorkerHandle>> {
+    let mut workers: Vec<WorkerHandle> = Vec::new();
+    let mut config = config.clone();
+    for id in 0..config.input.workers {
+        match start_worker(id, &config, Arc::clone(&built), Arc::clone(ended)) {
+            Ok((handle, addresses)) => {
+                config.input.listen = addresses;
+                workers.push(handle);
+            }
+            Err(err) => {
+                for worker in &workers {
+                    worker.send(Command::Stop);
+                }
+                return Err(err);
+            }
+        }
+    }
+    Ok(workers)
+}
+
+fn start_worker(
+    id: usize,
+    config: &Config,
+    built: Arc<Built>,
+    ended: Arc<Waker>,
+) -> anyhow::Result<(WorkerHandle, Vec<std::net::SocketAddr>)> {
+    let (commands, receiver) = mpsc::channel();
+    let (started_sender, started) = mpsc::channel();
+    let config = config.clone();
+    let thread = std::thread::Builder::new()
+        .name(format!("worker-{id}"))
+        .spawn(move || {
+            let result = worker::run(id, config, built, receiver, started_sender);
+            // Wakes the coordinator, which stops the service if this was not asked for.
+            let _ = ended.wake();
+            result
+        })
+        .context("cannot start a worker thread")?;
+    let started: Started = match started.recv() {
+        Ok(Ok(started)) => started,
+        Ok(Err(err)) => return Err(err),
+        Err(_) => anyhow::bail!("worker {id} ended before it was ready"),
+    };
+    let handle = WorkerHandle {
+        commands,
+        waker: started.waker,
+        thread,
+    };
+    Ok((handle, started.addresses))
+}
+
+struct Coordinator {
     config: Config,
     clock: Clock,
-    pipeline: Pipeline,
+    workers: Vec<WorkerHandle>,
     waker: Arc<Waker>,
     /// The rebuild under way, if any, and where its result arrives.
     rebuilding: Option<mpsc::Receiver<Rebuild>>,
     /// A SIGHUP arrived during a rebuild: start another when it ends.
     rebuild_again: bool,
-    ports: Vec<u16>,
-    next_stats: i64,
 }
 
-impl Service {
-    fn run(
-        &mut self,
-        poll: &mut Poll,
-        signals: &mut Signals,
-        listeners: &mut [sockets::Listener],
-    ) -> anyhow::Result<()> {
-        let mut events = Events::with_capacity(256);
-        let mut buffer = vec![0u8; MAX_DATAGRAM];
+impl Coordinator {
+    fn run(&mut self, poll: &mut Poll, signals: &mut Signals) -> anyhow::Result<()> {
+        let mut events = Events::with_capacity(16);
         loop {
-            let timeout = self.poll_timeout();
-            if let Err(err) = poll.poll(&mut events, Some(timeout)) {
-                if err.kind() == ErrorKind::Interrupted {
+            if let Err(err) = poll.poll(&mut events, None) {
+                if err.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
                 return Err(err).context("poll failed");
             }
-
             for event in events.iter() {
-                match event.token() {
-                    SIGNALS => {
-                        if self.handle_signals(signals) == Flow::Stop {
-                            return Ok(());
-                        }
+                let stop = match event.token() {
+                    SIGNALS => self.handle_signals(signals) == Flow::Stop,
+                    WOKEN => {
+                        self.finish_rebuild();
+                        false
                     }
-                    REBUILT => self.finish_rebuild(),
-                    Token(token) if token >= OUTPUT_TOKENS => {
-                        let now = self.clock.now_micros();
-                        self.pipeline.output_event(poll.registry(), event, now);
-                    }
-                    Token(token) => {
-                        if let Some(listener) = listeners.get_mut(token - FIRST_SOCKET) {
-                            self.drain(listener, &mut buffer);
-                        }
-                    }
+                    _ => false,
+                };
+                if stop {
+                    return Ok(());
                 }
-            }
-            self.timers(poll);
-        }
-    }
-
-    /// Reads until the socket has nothing more: mio reports readiness once per edge.
-    fn drain(&mut self, listener: &mut sockets::Listener, buffer: &mut [u8]) {
-        loop {
-            match listener.socket.recv_from(buffer) {
-                Ok((length, from)) => {
-                    let now = self.clock.now_micros();
-                    self.pipeline.on_datagram(from.ip(), &buffer[..length], now);
-                }
-                Err(err) if err.kind() == ErrorKind::WouldBlock => return,
-                Err(err) if err.kind() == ErrorKind::Interrupted => continue,
-                Err(err) => {
-                    // ICMP errors and the like are reported per call; none ends the socket.
-                    self.pipeline.count_receive_error(&err);
-                    return;
+                if self.workers.iter().any(|w| w.thread.is_finished()) {
+                    anyhow::bail!("a receiving worker stopped; see its error above");
                 }
             }
         }
@@ -153,12 +184,18 @@ impl Service {
             match signal {
                 SIGTERM | SIGINT => return Flow::Stop,
                 SIGHUP => self.start_rebuild(),
-                SIGUSR2 => self.pipeline.reopen_files(),
-                SIGUSR1 => crate::info!("{}", self.stats_line()),
+                SIGUSR2 => self.broadcast(|| Command::Reopen),
+                SIGUSR1 => self.broadcast(|| Command::Stats),
                 _ => {}
             }
         }
         Flow::Continue
+    }
+
+    fn broadcast(&self, command: impl Fn() -> Command) {
+        for worker in &self.workers {
+            worker.send(command());
+        }
     }
 
     fn start_rebuild(&mut self) {
@@ -175,7 +212,7 @@ impl Service {
         let spawned = std::thread::Builder::new()
             .name("rebuild".into())
             .spawn(move || {
-                let rebuilt = crate::pipeline::rebuild(&path, now);
+                let rebuilt = pipeline::rebuild(&path, now);
                 // The loop may have stopped meanwhile; then nobody needs the result.
                 let _ = sender.send(rebuilt);
                 let _ = waker.wake();
@@ -186,6 +223,7 @@ impl Service {
         }
     }
 
+    /// Hands the finished rebuild to every worker; each swaps it in between two datagrams.
     fn finish_rebuild(&mut self) {
         let Some(receiver) = &self.rebuilding else {
             return;
@@ -195,10 +233,10 @@ impl Service {
         };
         self.rebuilding = None;
 
-        let now = self.clock.now_micros();
-        if let Some(config) = self.pipeline.apply(rebuilt, &self.config, now) {
-            self.config = config;
+        if let Ok(config) = &rebuilt.config {
+            self.config = config.clone();
         }
+        self.broadcast(|| Command::Apply(Box::new(rebuilt.clone())));
         notify(&[sd_notify::NotifyState::Ready]);
 
         if std::mem::take(&mut self.rebuild_again) {
@@ -206,26 +244,23 @@ impl Service {
         }
     }
 
-    fn timers(&mut self, poll: &Poll) {
-        let now = self.clock.now_micros();
-        self.pipeline.tick(Some(poll.registry()), now);
-        if now >= self.next_stats {
-            crate::info!("{}", self.stats_line());
-            self.next_stats = now + STATS_EVERY_MICROS;
+    /// Stops every worker and waits for it; the first worker error is the result.
+    fn stop_workers(&mut self) -> anyhow::Result<()> {
+        self.broadcast(|| Command::Stop);
+        let mut result = Ok(());
+        for (id, worker) in self.workers.drain(..).enumerate() {
+            let ended = match worker.thread.join() {
+                Ok(ended) => ended,
+                Err(_) => Err(anyhow::anyhow!("worker {id} panicked")),
+            };
+            if let Err(err) = ended {
+                crate::error!("worker {id} failed: {err:#}");
+                if result.is_ok() {
+                    result = Err(err);
+                }
+            }
         }
-    }
-
-    fn poll_timeout(&self) -> Duration {
-        let now = self.clock.now_micros();
-        let deadline = self.pipeline.next_deadline().unwrap_or(i64::MAX);
-        let micros = deadline.saturating_sub(now).max(0);
-        Duration::from_micros(micros.unsigned_abs()).min(MAX_SLEEP)
-    }
-
-    fn stats_line(&self) -> String {
-        let drops = kernel::udp_drops(&self.ports);
-        let drops = drops.map_or("-".into(), |d| d.to_string());
-        format!("stats {} kernel-drops={drops}", self.pipeline.stats())
+        result
     }
 }
 
@@ -233,35 +268,6 @@ impl Service {
 enum Flow {
     Continue,
     Stop,
-}
-
-fn bind_all(config: &Config, poll: &Poll) -> anyhow::Result<Vec<sockets::Listener>> {
-    let mut listeners = Vec::new();
-    for (index, &address) in config.input.listen.iter().enumerate() {
-        let mut listener = bind_one(address, config)?;
-        let token = Token(FIRST_SOCKET + index);
-        poll.registry()
-            .register(&mut listener.socket, token, Interest::READABLE)?;
-        listeners.push(listener);
-    }
-    Ok(listeners)
-}
-
-fn bind_one(address: SocketAddr, config: &Config) -> anyhow::Result<sockets::Listener> {
-    let asked = config.input.receive_buffer;
-    let listener = sockets::bind(address, asked, config.input.workers > 1)
-        .with_context(|| format!("cannot listen on {address}"))?;
-    let granted = listener.receive_buffer;
-    crate::info!(
-        "listening on {}, receive buffer {granted} bytes",
-        listener.address
-    );
-    if granted < asked {
-        crate::warn!(
-            "receive buffer capped at {granted} of {asked} bytes (raise net.core.rmem_max)"
-        );
-    }
-    Ok(listener)
 }
 
 /// Tells systemd about readiness and reloads; a no-op when not run by systemd.

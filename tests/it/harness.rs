@@ -88,7 +88,7 @@ impl Daemon {
             .and_then(|rest| rest.split(',').next())
             .expect("the listening line names an address");
         daemon.flow_address = address.parse().expect("a socket address");
-        daemon.wait_for("indicator set ready");
+        daemon.wait_for("receiving with ");
         daemon
     }
 

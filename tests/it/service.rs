@@ -496,3 +496,64 @@ fn kill(pid: u32, signal: &str) {
         .unwrap();
     assert!(status.success());
 }
+
+/// A v9 datagram: header, then `flowsets` as they are.
+fn v9_datagram(sequence: u32, flowsets: &[u8]) -> Vec<u8> {
+    let mut bytes = vec![0, 9, 0, 1];
+    bytes.extend_from_slice(&UPTIME_MS.to_be_bytes());
+    bytes.extend_from_slice(&UNIX_SECS.to_be_bytes());
+    bytes.extend_from_slice(&sequence.to_be_bytes());
+    bytes.extend_from_slice(&7u32.to_be_bytes());
+    bytes.extend_from_slice(flowsets);
+    bytes
+}
+
+/// Template 256: IPv4 source (8), destination (12), protocol (4), packets (2).
+const V9_TEMPLATE: [u8; 24] = [
+    0, 0, 0, 24, 1, 0, 0, 4, 0, 8, 0, 4, 0, 12, 0, 4, 0, 4, 0, 1, 0, 2, 0, 4,
+];
+
+/// One data flowset for template 256: 198.51.100.N -> 192.0.2.10, UDP, 3 packets, padded.
+fn v9_data(n: u8) -> Vec<u8> {
+    let mut flowset = vec![1, 0, 0, 20];
+    flowset.extend_from_slice(&[198, 51, 100, n, 192, 0, 2, 10, 17, 0, 0, 0, 3]);
+    flowset.extend_from_slice(&[0, 0, 0]);
+    flowset
+}
+
+#[test]
+fn two_workers_keep_each_exporters_templates_with_its_data() {
+    let setup = setup("workers", "");
+    let text = std::fs::read_to_string(&setup.config).unwrap();
+    let text = text.replace("[input]\n", "[input]\nworkers = 2\n");
+    std::fs::write(&setup.config, text).unwrap();
+    let mut daemon = Daemon::start(&setup.config);
+
+    let exporters = 40u8;
+    for n in 0..exporters {
+        let socket = UdpSocket::bind(("127.0.0.1", 0)).unwrap();
+        let source = std::net::Ipv4Addr::new(127, 0, 1, n + 1);
+        let socket = UdpSocket::bind((source, 0)).unwrap_or(socket);
+        let template = v9_datagram(0, &V9_TEMPLATE);
+        socket.send_to(&template, daemon.flow_address).unwrap();
+        for sequence in 1..=5 {
+            let data = v9_datagram(sequence, &v9_data(n));
+            socket.send_to(&data, daemon.flow_address).unwrap();
+        }
+    }
+    std::thread::sleep(Duration::from_millis(300));
+
+    daemon.signal("TERM");
+    let first = daemon.wait_for_nth("stopped; stats ", 1);
+    let second = daemon.wait_for_nth("stopped; stats ", 2);
+    let total = |name: &str| stat(&first, name) + stat(&second, name);
+    assert_eq!(total("datagrams"), 6 * u64::from(exporters));
+    assert_eq!(
+        total("records_v9"),
+        5 * u64::from(exporters),
+        "{first}\n{second}"
+    );
+    assert_eq!(total("sets_no_template"), 0);
+    let both = stat(&first, "datagrams") > 0 && stat(&second, "datagrams") > 0;
+    assert!(both, "{first}\n{second}");
+}
