@@ -244,6 +244,20 @@ fn addr(b: &[u8]) -> Option<IpAddr> {
     Some(super::record::canonical(IpAddr::V6(Ipv6Addr::from(v6))))
 }
 
+/// The first specified address wins. Templates with both IPv4 and IPv6 address fields
+/// (Cisco IOS XR template 313) send the family a flow does not use as all zeros.
+fn fill_addr(slot: &mut Option<IpAddr>, b: &[u8]) {
+    let replace = match slot {
+        Some(old) => old.is_unspecified(),
+        None => true,
+    };
+    if replace {
+        if let Some(new) = addr(b) {
+            *slot = Some(new);
+        }
+    }
+}
+
 /// NTP timestamp (seconds since 1900 in the high 32 bits, fraction in the low 32) as
 /// Unix ms; a 4-byte value is the seconds alone.
 fn ntp_ms(b: &[u8]) -> i64 {
@@ -262,10 +276,10 @@ fn ntp_ms(b: &[u8]) -> i64 {
 pub fn apply(acc: &mut Acc, act: Act, b: &[u8]) {
     match act {
         Act::Skip => {}
-        Act::Src => acc.rec.src = addr(b),
-        Act::Dst => acc.rec.dst = addr(b),
-        Act::NatSrc => acc.rec.nat_src = addr(b),
-        Act::NatDst => acc.rec.nat_dst = addr(b),
+        Act::Src => fill_addr(&mut acc.rec.src, b),
+        Act::Dst => fill_addr(&mut acc.rec.dst, b),
+        Act::NatSrc => fill_addr(&mut acc.rec.nat_src, b),
+        Act::NatDst => fill_addr(&mut acc.rec.nat_dst, b),
         Act::SrcPort => acc.rec.src_port = be_uint(b) as u16,
         Act::DstPort => acc.rec.dst_port = be_uint(b) as u16,
         Act::Proto => acc.rec.protocol = be_uint(b) as u8,

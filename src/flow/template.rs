@@ -130,7 +130,8 @@ impl Template {
 }
 
 /// The action of every field; v9 scope fields are skipped; a repeated action keeps its
-/// first occurrence (like Wireshark's first-of rule for counters).
+/// first occurrence (like Wireshark's first-of rule for counters), except addresses: IPv4
+/// and IPv6 fields share an action and `fields::apply` keeps the first specified one.
 fn actions(specs: &[FieldSpec], skip_first: u16) -> Vec<Act> {
     let mut seen: Vec<Act> = Vec::new();
     let mut acts = Vec::with_capacity(specs.len());
@@ -140,7 +141,8 @@ fn actions(specs: &[FieldSpec], skip_first: u16) -> Vec<Act> {
         } else {
             action(s.ie, s.pen, s.len)
         };
-        if act != Act::Skip && seen.contains(&act) {
+        let address = matches!(act, Act::Src | Act::Dst | Act::NatSrc | Act::NatDst);
+        if act != Act::Skip && !address && seen.contains(&act) {
             act = Act::Skip;
         }
         seen.push(act);
