@@ -244,6 +244,27 @@ fn addr(b: &[u8]) -> Option<IpAddr> {
     Some(super::record::canonical(IpAddr::V6(Ipv6Addr::from(v6))))
 }
 
+/// An uptime-relative time (IE 21/22, v5 first/last) as Unix ms. Uptimes are 32-bit
+/// milliseconds that wrap every 49.7 days, and exporters send times from before a wrap
+/// (softflowd's 0xffffffff for "1 ms before boot"; softflowd -r flows older than its
+/// start), so the time taken is the one at most 49.7 days before the export time or at
+/// most an hour after it. Without a wrap that is `boot_ms + uptime`, which is also what a
+/// header inconsistent with the boot time (export before boot, or 49.7 days after) gets.
+pub fn from_uptime(boot_ms: i64, export_ms: i64, uptime: u64) -> i64 {
+    const AHEAD_MS: u32 = 3_600_000;
+    let since_boot = export_ms.wrapping_sub(boot_ms);
+    let (Ok(uptime32), Ok(now)) = (u32::try_from(uptime), u32::try_from(since_boot)) else {
+        return boot_ms.wrapping_add(uptime as i64);
+    };
+    let ago = now.wrapping_sub(uptime32);
+    let ago = if ago > u32::MAX - AHEAD_MS {
+        -i64::from(ago.wrapping_neg())
+    } else {
+        i64::from(ago)
+    };
+    export_ms.wrapping_sub(ago)
+}
+
 /// The first specified address wins. Templates with both IPv4 and IPv6 address fields
 /// (Cisco IOS XR template 313) send the family a flow does not use as all zeros.
 fn fill_addr(slot: &mut Option<IpAddr>, b: &[u8]) {
@@ -395,10 +416,10 @@ impl Acc {
         };
         if let Some(boot) = boot {
             if self.has(bit::START_UP) {
-                self.rec.start = Some(boot.wrapping_add(self.uptime[0] as i64));
+                self.rec.start = Some(from_uptime(boot, ctx.export_ms, self.uptime[0]));
             }
             if self.has(bit::END_UP) {
-                self.rec.end = Some(boot.wrapping_add(self.uptime[1] as i64));
+                self.rec.end = Some(from_uptime(boot, ctx.export_ms, self.uptime[1]));
             }
         }
         if self.has(bit::START_DELTA) {
