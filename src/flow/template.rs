@@ -5,7 +5,9 @@
 //! The fixed-length walk reads each field through a checked slice of its record.
 
 use super::error::{RecordError, TemplateError};
-use super::fields::{action, apply, Acc, Act, Ctx, OptionFacts, VARLEN};
+use super::fields::{
+    action, apply, apply_read, bit, read_for, Act, Ctx, Extra, OptionFacts, Read, VARLEN,
+};
 use super::record::FlowRecord;
 
 /// One field as the template announced it.
@@ -31,14 +33,76 @@ pub enum Kind {
 struct Step {
     start: usize,
     end: usize,
+    read: Read,
     act: Act,
+}
+
+/// A fixed-length template's fields grouped by how they are read, so the record loop
+/// runs a few tight loops instead of dispatching on every field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Steps {
+    /// The `Extra` slots every record of this template fills.
+    mask: u64,
+    u8s: Vec<(usize, Act)>,
+    u16s: Vec<(usize, Act)>,
+    u32s: Vec<(usize, Act)>,
+    u64s: Vec<(usize, Act)>,
+    /// Addresses and odd-length integers, applied one by one.
+    other: Vec<Step>,
+}
+
+impl Steps {
+    fn push(&mut self, step: Step) {
+        let Step {
+            start, read, act, ..
+        } = step;
+        match read {
+            Read::U8 => self.u8s.push((start, act)),
+            Read::U16 => self.u16s.push((start, act)),
+            Read::U32 => self.u32s.push((start, act)),
+            Read::U64 => self.u64s.push((start, act)),
+            _ => self.other.push(step),
+        }
+        if !matches!(
+            read,
+            Read::Src4 | Read::Src16 | Read::Dst4 | Read::Dst16 | Read::Addr
+        ) {
+            self.mask |= bit(act);
+        }
+    }
+
+    /// Applies every field of one record (`rec_bytes` is exactly one record long).
+    #[inline(always)]
+    fn apply(&self, rec: &mut FlowRecord, x: &mut Extra, rec_bytes: &[u8]) {
+        x.start(self.mask);
+        for &(at, act) in &self.u8s {
+            x.store(act, rec_bytes.get(at).map_or(0, |&v| u64::from(v)));
+        }
+        for &(at, act) in &self.u16s {
+            let v = rec_bytes.get(at..at + 2).and_then(|b| b.try_into().ok());
+            x.store(act, v.map_or(0, |a| u64::from(u16::from_be_bytes(a))));
+        }
+        for &(at, act) in &self.u32s {
+            let v = rec_bytes.get(at..at + 4).and_then(|b| b.try_into().ok());
+            x.store(act, v.map_or(0, |a| u64::from(u32::from_be_bytes(a))));
+        }
+        for &(at, act) in &self.u64s {
+            let v = rec_bytes.get(at..at + 8).and_then(|b| b.try_into().ok());
+            x.store(act, v.map_or(0, u64::from_be_bytes));
+        }
+        for s in &self.other {
+            if let Some(b) = rec_bytes.get(s.start..s.end) {
+                apply_read(rec, x, s.read, s.act, b);
+            }
+        }
+    }
 }
 
 /// How to walk a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Plan {
     /// Every field has a fixed length: records are `len` bytes, fields at fixed offsets.
-    Fixed { len: usize, steps: Vec<Step> },
+    Fixed { len: usize, steps: Steps },
     /// At least one variable-length field: fields are read in order, `min` bytes at least.
     Variable { min: usize, fields: Vec<(u16, Act)> },
 }
@@ -107,24 +171,37 @@ impl Template {
         out: &mut Vec<FlowRecord>,
     ) -> (usize, Option<RecordError>) {
         let before = out.len();
-        let err = self.walk(body, ctx, |acc| out.push(acc.finish(ctx)));
+        let err = self.walk(body, ctx, out, |_| {});
         (out.len() - before, err)
     }
 
     /// Decodes the options records of `body`; returns the facts of each.
     pub fn options(&self, body: &[u8], ctx: &Ctx) -> (Vec<OptionFacts>, Option<RecordError>) {
         let mut facts = Vec::new();
-        let err = self.walk(body, ctx, |acc| facts.push(acc.option_facts()));
+        let mut scratch = Vec::new();
+        let err = self.walk(body, ctx, &mut scratch, |x| facts.push(x.option_facts()));
         (facts, err)
     }
 
-    fn walk(&self, body: &[u8], ctx: &Ctx, each: impl FnMut(Acc)) -> Option<RecordError> {
+    fn walk(
+        &self,
+        body: &[u8],
+        ctx: &Ctx,
+        out: &mut Vec<FlowRecord>,
+        each: impl FnMut(&Extra),
+    ) -> Option<RecordError> {
+        let base = FlowRecord {
+            sampling: ctx.sampling.default.max(1),
+            ..FlowRecord::new(ctx.exporter, ctx.version, ctx.domain)
+        };
         match &self.plan {
             Plan::Fixed { len, steps } => {
-                walk_fixed(body, *len, steps, ctx, each);
+                walk_fixed(body, *len, steps, &base, ctx, out, each);
                 None
             }
-            Plan::Variable { min, fields } => walk_variable(body, *min, fields, ctx, each),
+            Plan::Variable { min, fields } => {
+                walk_variable(body, *min, fields, &base, ctx, out, each)
+            }
         }
     }
 }
@@ -166,7 +243,7 @@ fn plan(specs: &[FieldSpec], acts: &[Act]) -> Plan {
             .sum();
         return Plan::Variable { min, fields };
     }
-    let mut steps = Vec::new();
+    let mut steps = Steps::default();
     let mut at = 0usize;
     for (s, &act) in specs.iter().zip(acts) {
         let end = at + usize::from(s.len);
@@ -174,6 +251,7 @@ fn plan(specs: &[FieldSpec], acts: &[Act]) -> Plan {
             steps.push(Step {
                 start: at,
                 end,
+                read: read_for(act, s.len),
                 act,
             });
         }
@@ -182,40 +260,58 @@ fn plan(specs: &[FieldSpec], acts: &[Act]) -> Plan {
     Plan::Fixed { len: at, steps }
 }
 
-/// Whole records of `len` bytes; a remainder shorter than one record is padding.
-fn walk_fixed(body: &[u8], len: usize, steps: &[Step], ctx: &Ctx, mut each: impl FnMut(Acc)) {
-    for rec in body.chunks_exact(len) {
-        let mut acc = Acc::new(ctx);
-        for s in steps {
-            if let Some(b) = rec.get(s.start..s.end) {
-                apply(&mut acc, s.act, b);
-            }
-        }
-        each(acc);
+/// Whole records of `len` bytes; a remainder shorter than one record is padding. Each
+/// record is built in place at the end of `out`.
+fn walk_fixed(
+    body: &[u8],
+    len: usize,
+    steps: &Steps,
+    base: &FlowRecord,
+    ctx: &Ctx,
+    out: &mut Vec<FlowRecord>,
+    mut each: impl FnMut(&Extra),
+) {
+    let mut x = Extra::default();
+    out.reserve(body.len() / len);
+    for bytes in body.chunks_exact(len) {
+        out.push(base.clone());
+        let Some(rec) = out.last_mut() else {
+            return;
+        };
+        steps.apply(rec, &mut x, bytes);
+        x.finish(rec, ctx);
+        each(&x);
     }
 }
 
 /// Records with variable-length fields, read field by field. Each record consumes at least
-/// `min` (>= 1) bytes; a remainder below `min` is padding.
+/// `min` (>= 1) bytes; a remainder below `min` is padding. A record that overruns the set
+/// is removed again.
 fn walk_variable(
     body: &[u8],
     min: usize,
     fields: &[(u16, Act)],
+    base: &FlowRecord,
     ctx: &Ctx,
-    mut each: impl FnMut(Acc),
+    out: &mut Vec<FlowRecord>,
+    mut each: impl FnMut(&Extra),
 ) -> Option<RecordError> {
+    let mut x = Extra::default();
     let mut at = 0usize;
     while body.len() - at >= min {
-        let mut acc = Acc::new(ctx);
+        let mut rec = base.clone();
+        x.clear();
         let start = at;
         for &(len, act) in fields {
             let Some((value, next)) = field(body, at, len) else {
                 return Some(RecordError::Overrun { offset: start });
             };
-            apply(&mut acc, act, value);
+            apply(&mut rec, &mut x, act, value);
             at = next;
         }
-        each(acc);
+        x.finish(&mut rec, ctx);
+        out.push(rec);
+        each(&x);
     }
     None
 }
