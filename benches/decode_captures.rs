@@ -136,16 +136,13 @@ fn main() {
 
         let cold = measure(|| run(&group, None));
         let warm = measure(|| run(&group, Some(&mut decoders)));
+        let rate =
+            |(median, min, max): (f64, f64, f64)| format!("{median:>5.2} ({min:.2}..{max:.2})");
         println!(
-            "{name:<6} {:>8} {datagrams:>9} {records:>13} {templates:>9}   {:>5.2} ({:.2}..{:.2})   \
-             {:>5.2} ({:.2}..{:.2})",
+            "{name:<6} {:>8} {datagrams:>9} {records:>13} {templates:>9}   {}   {}",
             group.len(),
-            cold.0,
-            cold.1,
-            cold.2,
-            warm.0,
-            warm.1,
-            warm.2,
+            rate(cold),
+            rate(warm),
         );
     }
     println!(
