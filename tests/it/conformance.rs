@@ -628,3 +628,63 @@ fn uptime_just_before_a_wrap_is_before_the_export() {
     // An export time before the boot time cannot place a wrap: plain offset.
     assert_eq!(from_uptime(export + 10, export, 7), export + 17);
 }
+
+/// The exporters' input: 2224 Ethernet frames of TCP, UDP, ICMP, ICMPv6 and GRE. tshark
+/// counts 170 UDP datagrams (8135 payload bytes), the first in frame 1920; the ICMP
+/// port-unreachable that quotes a UDP header is not one.
+#[test]
+#[ignore = "needs shared testdata"]
+fn input_traffic_capture_counts_every_frame() {
+    let path = testdata("captures/own/input_traffic.pcap");
+    let mut reader = CaptureReader::open(&path).expect("opens");
+    let first = reader.next_datagram().unwrap().expect("a datagram");
+    assert_eq!(reader.counters().frames, 1920);
+    assert_eq!(first.time_us, 1_714_564_888_000_000);
+    assert_eq!(first.src, "192.0.2.33:123".parse().unwrap());
+    assert_eq!(first.dst, "203.0.113.123:123".parse().unwrap());
+    assert_eq!(first.payload.len(), 48);
+
+    let mut payload_bytes = first.payload.len();
+    while let Some(d) = reader.next_datagram().unwrap() {
+        payload_bytes += d.payload.len();
+    }
+    let c = reader.counters().clone();
+    assert_eq!(
+        (c.frames, c.datagrams, c.non_udp, payload_bytes),
+        (2224, 170, 2054, 8135)
+    );
+    assert_eq!(c.frames, c.datagrams + c.non_udp);
+}
+
+/// editcap (Wireshark) rewrites a capture as pcapng and as nanosecond pcap: the reader
+/// must return the same datagrams, times included, from all three.
+#[test]
+#[ignore = "needs tshark"]
+fn editcap_pcapng_and_nanosecond_copies_read_the_same() {
+    let original = testdata("captures/own/softflowd_v9_ipv6_transport.pcap");
+    let dir = std::env::temp_dir().join(format!("flowalert-editcap-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let read_all = |path: &Path| {
+        let mut reader = CaptureReader::open(path).expect("opens");
+        let mut all = Vec::new();
+        while let Some(d) = reader.next_datagram().expect("reads") {
+            all.push(d);
+        }
+        all
+    };
+    let want = read_all(&original);
+    assert_eq!(want.len(), 20);
+
+    for format in ["pcapng", "nsecpcap"] {
+        let copy = dir.join(format!("copy.{format}"));
+        let status = std::process::Command::new("editcap")
+            .args(["-F", format])
+            .arg(&original)
+            .arg(&copy)
+            .status()
+            .expect("editcap runs (apt-get install tshark)");
+        assert!(status.success(), "editcap -F {format}");
+        assert_eq!(read_all(&copy), want, "{format} copy");
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
+}
