@@ -231,7 +231,13 @@ fn apply_pins(file: &str, rows: &mut Vec<Row>) -> usize {
 /// records whose addresses the CSV script did not extract), each taking the first record
 /// of its frame that agrees on every filled column. Options rows are not matched: the
 /// decoder does not emit options records (they only set sampling and init-time state).
-fn compare_with_wireshark(file: &str, run: &Run, rows: &[Row], problems: &mut Vec<String>) {
+/// Returns how many rows were (options, data with addresses, data without addresses).
+fn compare_with_wireshark(
+    file: &str,
+    run: &Run,
+    rows: &[Row],
+    problems: &mut Vec<String>,
+) -> [usize; 3] {
     let is_options = |row: &Row| {
         let domain = row.domain.unwrap_or(0);
         row.src.is_none()
@@ -254,6 +260,11 @@ fn compare_with_wireshark(file: &str, run: &Run, rows: &[Row], problems: &mut Ve
     let others = data_rows
         .iter()
         .filter(|r| r.src.is_none() && r.dst.is_none());
+    let tally = [
+        options_rows as usize,
+        addressed.clone().count(),
+        others.clone().count(),
+    ];
 
     let mut taken = vec![false; run.records.len()];
     for row in addressed.chain(others) {
@@ -275,6 +286,7 @@ fn compare_with_wireshark(file: &str, run: &Run, rows: &[Row], problems: &mut Ve
             ));
         }
     }
+    tally
 }
 
 // ---- the input's own flows (softflowd) ------------------------------------------------
@@ -542,7 +554,7 @@ fn every_flow_capture_matches_wireshark_the_input_and_its_golden_file() {
     assert_eq!(files.len(), FLOW_CAPTURES, "flow captures: {files:?}");
 
     let mut problems = Vec::new();
-    let (mut records, mut rows_checked, mut pins) = (0, 0, 0);
+    let (mut records, mut rows_checked, mut pins, mut kinds) = (0, 0, 0, [0; 3]);
     for file in &files {
         let run = decode_capture(&testdata(&format!("captures/{file}")));
         let csv = testdata("captures").join(file.replace(".pcap", ".wireshark.csv"));
@@ -555,7 +567,8 @@ fn every_flow_capture_matches_wireshark_the_input_and_its_golden_file() {
         rows_checked += rows.len();
         records += run.records.len();
 
-        compare_with_wireshark(file, &run, &rows, &mut problems);
+        let tally = compare_with_wireshark(file, &run, &rows, &mut problems);
+        kinds.iter_mut().zip(tally).for_each(|(k, t)| *k += t);
         if file.starts_with("own/softflowd_") {
             compare_with_input(file, &run, &mut problems);
         }
@@ -563,9 +576,12 @@ fn every_flow_capture_matches_wireshark_the_input_and_its_golden_file() {
     }
 
     eprintln!(
-        "conformance: {} captures, {records} records, {rows_checked} Wireshark rows, \
-         {pins} rows pinned",
-        files.len()
+        "conformance: {} captures, {records} records, {rows_checked} Wireshark rows \
+         ({} options, {} data with addresses, {} data without), {pins} rows pinned",
+        files.len(),
+        kinds[0],
+        kinds[1],
+        kinds[2]
     );
     assert!(
         problems.is_empty(),
