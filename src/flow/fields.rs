@@ -128,50 +128,6 @@ fn fits(act: Act, len: u16) -> bool {
     }
 }
 
-/// Which `Acc::set` bit says a value was seen.
-mod bit {
-    pub const OCT_DELTA: u32 = 1;
-    pub const OCT_TOTAL: u32 = 1 << 1;
-    pub const PKT_DELTA: u32 = 1 << 2;
-    pub const PKT_TOTAL: u32 = 1 << 3;
-    pub const INIT_OCT: u32 = 1 << 4;
-    pub const RESP_OCT: u32 = 1 << 5;
-    pub const INIT_PKT: u32 = 1 << 6;
-    pub const RESP_PKT: u32 = 1 << 7;
-    pub const IN_IF: u32 = 1 << 8;
-    pub const OUT_IF: u32 = 1 << 9;
-    pub const IN_PHYS: u32 = 1 << 10;
-    pub const OUT_PHYS: u32 = 1 << 11;
-    pub const START_UP: u32 = 1 << 12;
-    pub const END_UP: u32 = 1 << 13;
-    pub const START_DELTA: u32 = 1 << 14;
-    pub const END_DELTA: u32 = 1 << 15;
-    pub const SAMPLER: u32 = 1 << 16;
-    pub const INTERVAL: u32 = 1 << 17;
-    pub const SPACE: u32 = 1 << 18;
-    pub const INIT: u32 = 1 << 19;
-    pub const ICMP: u32 = 1 << 20;
-    pub const ICMP_TYPE: u32 = 1 << 21;
-    pub const ICMP_CODE: u32 = 1 << 22;
-}
-
-/// The raw values of one record that need context (uptime, sampler table) or a choice
-/// between forms. A value is only read when its `set` bit is on, so between records only
-/// `set` is cleared.
-#[derive(Debug, Default)]
-pub struct Extra {
-    set: u32,
-    counters: [u64; 8],
-    ifs: [u32; 4],
-    uptime: [u64; 2],
-    delta_us: [u64; 2],
-    sampler: u64,
-    interval: u64,
-    space: u64,
-    init_ms: u64,
-    icmp: [u8; 2],
-}
-
 /// What the record needs from outside: times and sampling of its exporter and domain.
 #[derive(Debug, Clone, Copy)]
 pub struct Ctx<'a> {
@@ -194,13 +150,6 @@ pub struct Sampling {
     pub samplers: HashMap<u64, u32>,
 }
 
-/// ICMP type and code in the destination port, as v5 and some v9 exporters send them.
-fn icmp_from_port(rec: &mut FlowRecord) {
-    if matches!(rec.protocol, 1 | 58) {
-        rec.icmp_type_code = rec.dst_port;
-    }
-}
-
 /// Most sampler ids remembered per domain; more are ignored.
 pub const MAX_SAMPLERS: usize = 256;
 
@@ -210,14 +159,6 @@ pub struct OptionFacts {
     pub sampler: Option<u64>,
     pub rate: Option<u32>,
     pub init_ms: Option<i64>,
-}
-
-impl Extra {
-    /// Forgets the previous record's values.
-    #[inline]
-    pub fn clear(&mut self) {
-        self.set = 0;
-    }
 }
 
 /// Reads a big-endian unsigned integer of 1 to 8 bytes (reduced-size encoding); longer
@@ -242,10 +183,9 @@ fn addr(b: &[u8]) -> Option<IpAddr> {
 }
 
 /// NTP timestamp (seconds since 1900 in the high 32 bits, fraction in the low 32) as
-/// Unix ms; a 4-byte value is the seconds alone.
-fn ntp_ms(b: &[u8]) -> i64 {
-    let v = be_uint(b);
-    let (secs, frac) = if b.len() == 8 {
+/// Unix ms. A value that fits 32 bits is taken as the seconds alone (a 4-byte field).
+fn ntp_ms(v: u64) -> i64 {
+    let (secs, frac) = if v > u64::from(u32::MAX) {
         (v >> 32, v & 0xffff_ffff)
     } else {
         (v, 0)
@@ -254,167 +194,340 @@ fn ntp_ms(b: &[u8]) -> i64 {
     (secs as i64 - NTP_UNIX_SECS) * 1000 + frac_ms
 }
 
-/// Stores the value `b` of a field with action `act` into `rec` or `x`.
-#[inline(always)]
-pub fn apply(rec: &mut FlowRecord, x: &mut Extra, act: Act, b: &[u8]) {
-    match act {
-        Act::Skip => {}
-        Act::Src => rec.src = addr(b),
-        Act::Dst => rec.dst = addr(b),
-        Act::NatSrc => rec.nat_src = addr(b),
-        Act::NatDst => rec.nat_dst = addr(b),
-        Act::SrcPort => rec.src_port = be_uint(b) as u16,
-        Act::DstPort => rec.dst_port = be_uint(b) as u16,
-        Act::Proto => rec.protocol = be_uint(b) as u8,
-        Act::TcpFlags => rec.tcp_flags = be_uint(b) as u16,
-        Act::Direction => rec.direction = Some(be_uint(b) as u8),
-        Act::StartSecs => rec.start = Some((be_uint(b) as i64).wrapping_mul(1000)),
-        Act::EndSecs => rec.end = Some((be_uint(b) as i64).wrapping_mul(1000)),
-        Act::StartMillis => rec.start = Some(be_uint(b) as i64),
-        Act::EndMillis => rec.end = Some(be_uint(b) as i64),
-        Act::StartNtp => rec.start = Some(ntp_ms(b)),
-        Act::EndNtp => rec.end = Some(ntp_ms(b)),
-        Act::IcmpTypeCode => {
-            rec.icmp_type_code = be_uint(b) as u16;
-            x.set |= bit::ICMP;
-        }
-        _ => apply_raw(x, act, be_uint(b)),
+/// How a fixed-length field is read: the length is part of the operation, so a compiled
+/// step costs one dispatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Read {
+    Src4,
+    Src16,
+    Dst4,
+    Dst16,
+    /// Any other address field (post-NAT), by its action.
+    Addr,
+    U8,
+    U16,
+    U32,
+    U64,
+    /// An integer of another length (3, 5, 6, 7 bytes).
+    Uint,
+}
+
+/// The read for action `act` on a field of `len` bytes (`Skip` is never compiled).
+pub fn read_for(act: Act, len: u16) -> Read {
+    match (act, len) {
+        (Act::Src, 4) => Read::Src4,
+        (Act::Src, _) => Read::Src16,
+        (Act::Dst, 4) => Read::Dst4,
+        (Act::Dst, _) => Read::Dst16,
+        (Act::NatSrc | Act::NatDst, _) => Read::Addr,
+        (_, 1) => Read::U8,
+        (_, 2) => Read::U16,
+        (_, 4) => Read::U32,
+        (_, 8) => Read::U64,
+        _ => Read::Uint,
     }
 }
 
-/// The actions that only keep a number for `finish`.
-#[inline(always)]
-fn apply_raw(acc: &mut Extra, act: Act, v: u64) {
-    let (flag, slot) = match act {
-        Act::OctetsDelta => (bit::OCT_DELTA, &mut acc.counters[0]),
-        Act::OctetsTotal => (bit::OCT_TOTAL, &mut acc.counters[1]),
-        Act::PacketsDelta => (bit::PKT_DELTA, &mut acc.counters[2]),
-        Act::PacketsTotal => (bit::PKT_TOTAL, &mut acc.counters[3]),
-        Act::InitOctets => (bit::INIT_OCT, &mut acc.counters[4]),
-        Act::RespOctets => (bit::RESP_OCT, &mut acc.counters[5]),
-        Act::InitPackets => (bit::INIT_PKT, &mut acc.counters[6]),
-        Act::RespPackets => (bit::RESP_PKT, &mut acc.counters[7]),
-        Act::StartUptime => (bit::START_UP, &mut acc.uptime[0]),
-        Act::EndUptime => (bit::END_UP, &mut acc.uptime[1]),
-        Act::StartDeltaMicros => (bit::START_DELTA, &mut acc.delta_us[0]),
-        Act::EndDeltaMicros => (bit::END_DELTA, &mut acc.delta_us[1]),
-        Act::SamplerId => (bit::SAMPLER, &mut acc.sampler),
-        Act::SamplingInterval => (bit::INTERVAL, &mut acc.interval),
-        Act::PacketSpace => (bit::SPACE, &mut acc.space),
-        Act::SystemInit => (bit::INIT, &mut acc.init_ms),
-        _ => return apply_small(acc, act, v),
-    };
-    *slot = v;
-    acc.set |= flag;
+/// The raw values of one record, one slot per action, with a bit per slot saying it was
+/// seen. A slot is only read when its bit is on, so between records only `set` is cleared.
+#[derive(Debug)]
+pub struct Extra {
+    set: u64,
+    vals: [u64; SLOTS],
 }
 
-/// Interfaces and ICMP parts, kept apart so the preferred form wins in `finish`.
-#[inline(always)]
-fn apply_small(acc: &mut Extra, act: Act, v: u64) {
-    let (flag, slot) = match act {
-        Act::InIf => (bit::IN_IF, &mut acc.ifs[0]),
-        Act::OutIf => (bit::OUT_IF, &mut acc.ifs[1]),
-        Act::InPhys => (bit::IN_PHYS, &mut acc.ifs[2]),
-        Act::OutPhys => (bit::OUT_PHYS, &mut acc.ifs[3]),
-        Act::IcmpType => {
-            acc.icmp[0] = v as u8;
-            acc.set |= bit::ICMP_TYPE;
-            return;
+const SLOTS: usize = Act::SystemInit as usize + 1;
+
+impl Default for Extra {
+    fn default() -> Extra {
+        Extra {
+            set: 0,
+            vals: [0; SLOTS],
         }
-        Act::IcmpCode => {
-            acc.icmp[1] = v as u8;
-            acc.set |= bit::ICMP_CODE;
-            return;
-        }
-        _ => return,
-    };
-    *slot = v as u32;
-    acc.set |= flag;
+    }
+}
+
+/// The `Extra` bit of `act`.
+pub const fn bit(act: Act) -> u64 {
+    1 << act as u64
 }
 
 impl Extra {
-    fn has(&self, flag: u32) -> bool {
-        self.set & flag != 0
+    /// Forgets the previous record's values.
+    #[inline]
+    pub fn clear(&mut self) {
+        self.set = 0;
     }
 
-    /// The first present of `choices` (flag, value).
-    fn first(&self, choices: &[(u32, u64)]) -> Option<u64> {
-        choices.iter().find(|(f, _)| self.has(*f)).map(|&(_, v)| v)
+    /// Starts a record of a fixed-length template, which always fills the slots in `mask`.
+    #[inline(always)]
+    pub fn start(&mut self, mask: u64) {
+        self.set = mask;
     }
 
-    /// Finishes a data record: counters, interfaces, times, ICMP and sampling resolved.
+    /// Stores `v` in the slot of `act` without touching `set` (see `start`).
+    #[inline(always)]
+    pub fn store(&mut self, act: Act, v: u64) {
+        if let Some(slot) = self.vals.get_mut(act as usize) {
+            *slot = v;
+        }
+    }
+
+    #[inline(always)]
+    fn put(&mut self, act: Act, v: u64) {
+        if let Some(slot) = self.vals.get_mut(act as usize) {
+            *slot = v;
+        }
+        self.set |= bit(act);
+    }
+
+    fn has(&self, act: Act) -> bool {
+        self.set & bit(act) != 0
+    }
+
+    /// The value of `act` if the record carried it.
+    fn get(&self, act: Act) -> Option<u64> {
+        if self.has(act) {
+            self.vals.get(act as usize).copied()
+        } else {
+            None
+        }
+    }
+}
+
+/// Applies one compiled fixed-length field (`b` is exactly the field's bytes).
+#[inline(always)]
+pub fn apply_read(rec: &mut FlowRecord, x: &mut Extra, read: Read, act: Act, b: &[u8]) {
+    match read {
+        Read::Src4 => fill(&mut rec.src, v4(b)),
+        Read::Src16 => fill(&mut rec.src, v6(b)),
+        Read::Dst4 => fill(&mut rec.dst, v4(b)),
+        Read::Dst16 => fill(&mut rec.dst, v6(b)),
+        Read::Addr => apply_addr(rec, act, b),
+        Read::U8 => x.put(act, b.first().map_or(0, |&v| u64::from(v))),
+        Read::U16 => x.put(
+            act,
+            b.try_into().map_or(0, |a| u64::from(u16::from_be_bytes(a))),
+        ),
+        Read::U32 => x.put(
+            act,
+            b.try_into().map_or(0, |a| u64::from(u32::from_be_bytes(a))),
+        ),
+        Read::U64 => x.put(act, b.try_into().map_or(0, u64::from_be_bytes)),
+        Read::Uint => x.put(act, be_uint(b)),
+    }
+}
+
+/// Applies a field whose length is only known per record (variable-length fields).
+pub fn apply(rec: &mut FlowRecord, x: &mut Extra, act: Act, b: &[u8]) {
+    match act {
+        Act::Skip => {}
+        Act::Src | Act::Dst | Act::NatSrc | Act::NatDst => apply_addr(rec, act, b),
+        _ if b.len() <= 8 => x.put(act, be_uint(b)),
+        _ => {}
+    }
+}
+
+fn apply_addr(rec: &mut FlowRecord, act: Act, b: &[u8]) {
+    let a = addr(b);
+    match act {
+        Act::Src => fill(&mut rec.src, a),
+        Act::Dst => fill(&mut rec.dst, a),
+        Act::NatSrc => fill(&mut rec.nat_src, a),
+        Act::NatDst => fill(&mut rec.nat_dst, a),
+        _ => {}
+    }
+}
+
+/// The first specified address wins. Templates with both IPv4 and IPv6 address fields
+/// (Cisco IOS XR template 313) send the family a flow does not use as all zeros.
+#[inline(always)]
+fn fill(slot: &mut Option<IpAddr>, new: Option<IpAddr>) {
+    let open = match slot {
+        Some(old) => old.is_unspecified(),
+        None => true,
+    };
+    if open && new.is_some() {
+        *slot = new;
+    }
+}
+
+/// An uptime-relative time (IE 21/22, v5 first/last) as Unix ms. Uptimes are 32-bit
+/// milliseconds that wrap every 49.7 days, and exporters send times from before a wrap
+/// (softflowd's 0xffffffff for "1 ms before boot"; softflowd -r flows older than its
+/// start), so the time taken is the one at most 49.7 days before the export time or at
+/// most an hour after it. Without a wrap that is `boot_ms + uptime`, which is also what a
+/// header inconsistent with the boot time (export before boot, or 49.7 days after) gets.
+pub fn from_uptime(boot_ms: i64, export_ms: i64, uptime: u64) -> i64 {
+    const AHEAD_MS: u32 = 3_600_000;
+    let since_boot = export_ms.wrapping_sub(boot_ms);
+    let (Ok(uptime32), Ok(now)) = (u32::try_from(uptime), u32::try_from(since_boot)) else {
+        return boot_ms.wrapping_add(uptime as i64);
+    };
+    let ago = now.wrapping_sub(uptime32);
+    let ago = if ago > u32::MAX - AHEAD_MS {
+        -i64::from(ago.wrapping_neg())
+    } else {
+        i64::from(ago)
+    };
+    export_ms.wrapping_sub(ago)
+}
+
+fn v4(b: &[u8]) -> Option<IpAddr> {
+    let a: [u8; 4] = b.try_into().ok()?;
+    Some(IpAddr::V4(Ipv4Addr::from(a)))
+}
+
+fn v6(b: &[u8]) -> Option<IpAddr> {
+    let a: [u8; 16] = b.try_into().ok()?;
+    Some(super::record::canonical(IpAddr::V6(Ipv6Addr::from(a))))
+}
+
+/// The slots the common record uses; anything else takes the slower full resolution.
+const USUAL: u64 = bit(Act::SrcPort)
+    | bit(Act::DstPort)
+    | bit(Act::Proto)
+    | bit(Act::TcpFlags)
+    | bit(Act::OctetsDelta)
+    | bit(Act::PacketsDelta)
+    | bit(Act::InIf)
+    | bit(Act::OutIf)
+    | bit(Act::Direction)
+    | bit(Act::IcmpTypeCode)
+    | bit(Act::StartUptime)
+    | bit(Act::EndUptime)
+    | bit(Act::StartMillis)
+    | bit(Act::EndMillis);
+
+impl Extra {
+    /// Finishes a data record: fields, counters, interfaces, times, ICMP and sampling.
     /// `rec.sampling` already holds the domain's rate.
     #[inline]
     pub fn finish(&self, rec: &mut FlowRecord, ctx: &Ctx) {
-        let usual = bit::OCT_DELTA | bit::PKT_DELTA | bit::IN_IF | bit::OUT_IF | bit::ICMP;
-        if self.set & !usual == 0 {
-            // The common record: delta counters and SNMP interfaces only.
-            let pick = |flag: u32, v: u64| if self.has(flag) { v } else { 0 };
-            rec.octets = pick(bit::OCT_DELTA, self.counters[0]);
-            rec.packets = pick(bit::PKT_DELTA, self.counters[2]);
-            rec.input_if = pick(bit::IN_IF, u64::from(self.ifs[0])) as u32;
-            rec.output_if = pick(bit::OUT_IF, u64::from(self.ifs[1])) as u32;
+        self.direct(rec);
+        if self.set & !USUAL == 0 {
+            rec.octets = self.get(Act::OctetsDelta).unwrap_or(0);
+            rec.packets = self.get(Act::PacketsDelta).unwrap_or(0);
+            rec.input_if = self.get(Act::InIf).unwrap_or(0) as u32;
+            rec.output_if = self.get(Act::OutIf).unwrap_or(0) as u32;
         } else {
             self.counters_and_ifs(rec);
-            self.times(rec, ctx);
-            self.icmp_parts(rec);
-            if self.has(bit::SAMPLER) || self.has(bit::INTERVAL) {
+            self.absolute_times(rec);
+            if self.has(Act::SamplerId) || self.has(Act::SamplingInterval) {
                 rec.sampling = self.sampling(ctx.sampling);
             }
         }
-        if self.set & (bit::ICMP | bit::ICMP_TYPE | bit::ICMP_CODE) == 0 {
-            icmp_from_port(rec);
+        self.relative_times(rec, ctx);
+        self.icmp(rec);
+    }
+
+    /// Fields copied as they are.
+    #[inline(always)]
+    fn direct(&self, rec: &mut FlowRecord) {
+        let v = &self.vals;
+        let s = self.set;
+        let at = |a: Act| v.get(a as usize).copied().unwrap_or(0);
+        if s & bit(Act::SrcPort) != 0 {
+            rec.src_port = at(Act::SrcPort) as u16;
+        }
+        if s & bit(Act::DstPort) != 0 {
+            rec.dst_port = at(Act::DstPort) as u16;
+        }
+        if s & bit(Act::Proto) != 0 {
+            rec.protocol = at(Act::Proto) as u8;
+        }
+        if s & bit(Act::TcpFlags) != 0 {
+            rec.tcp_flags = at(Act::TcpFlags) as u16;
+        }
+        if s & bit(Act::Direction) != 0 {
+            rec.direction = Some(at(Act::Direction) as u8);
+        }
+        if s & bit(Act::StartMillis) != 0 {
+            rec.start = Some(at(Act::StartMillis) as i64);
+        }
+        if s & bit(Act::EndMillis) != 0 {
+            rec.end = Some(at(Act::EndMillis) as i64);
         }
     }
 
-    /// Delta before total; ASA's initiator + responder when neither is sent.
+    /// Delta before total; ASA's initiator + responder when neither is sent; SNMP
+    /// interfaces before physical ones.
     fn counters_and_ifs(&self, rec: &mut FlowRecord) {
-        let c = self.counters;
-        let asa_oct =
-            (self.has(bit::INIT_OCT) || self.has(bit::RESP_OCT)).then(|| c[4].wrapping_add(c[5]));
-        let asa_pkt =
-            (self.has(bit::INIT_PKT) || self.has(bit::RESP_PKT)).then(|| c[6].wrapping_add(c[7]));
-        let oct = self.first(&[(bit::OCT_DELTA, c[0]), (bit::OCT_TOTAL, c[1])]);
-        let pkt = self.first(&[(bit::PKT_DELTA, c[2]), (bit::PKT_TOTAL, c[3])]);
-        rec.octets = oct.or(asa_oct).unwrap_or(0);
-        rec.packets = pkt.or(asa_pkt).unwrap_or(0);
+        let sum = |a: Act, b: Act| match (self.get(a), self.get(b)) {
+            (None, None) => None,
+            (x, y) => Some(x.unwrap_or(0).wrapping_add(y.unwrap_or(0))),
+        };
+        let octets = self.get(Act::OctetsDelta).or(self.get(Act::OctetsTotal));
+        let packets = self.get(Act::PacketsDelta).or(self.get(Act::PacketsTotal));
+        rec.octets = octets
+            .or(sum(Act::InitOctets, Act::RespOctets))
+            .unwrap_or(0);
+        rec.packets = packets
+            .or(sum(Act::InitPackets, Act::RespPackets))
+            .unwrap_or(0);
 
-        let ifs = self.ifs.map(u64::from);
-        let input = self.first(&[(bit::IN_IF, ifs[0]), (bit::IN_PHYS, ifs[2])]);
-        let output = self.first(&[(bit::OUT_IF, ifs[1]), (bit::OUT_PHYS, ifs[3])]);
+        let input = self.get(Act::InIf).or(self.get(Act::InPhys));
+        let output = self.get(Act::OutIf).or(self.get(Act::OutPhys));
         rec.input_if = input.unwrap_or(0) as u32;
         rec.output_if = output.unwrap_or(0) as u32;
     }
 
-    /// Uptime-relative and export-relative times; absolute forms were set by `apply`.
-    fn times(&self, rec: &mut FlowRecord, ctx: &Ctx) {
-        let boot = if self.has(bit::INIT) {
-            Some(self.init_ms as i64)
-        } else {
-            ctx.boot_ms
-        };
-        if let Some(boot) = boot {
-            if self.has(bit::START_UP) {
-                rec.start = Some(boot.wrapping_add(self.uptime[0] as i64));
-            }
-            if self.has(bit::END_UP) {
-                rec.end = Some(boot.wrapping_add(self.uptime[1] as i64));
-            }
+    /// Seconds and NTP forms (milliseconds were copied by `direct`).
+    fn absolute_times(&self, rec: &mut FlowRecord) {
+        let secs = |v: u64| (v as i64).wrapping_mul(1000);
+        if let Some(v) = self.get(Act::StartSecs) {
+            rec.start = Some(secs(v));
         }
-        if self.has(bit::START_DELTA) {
-            let ago = (self.delta_us[0] / 1000) as i64;
-            rec.start = Some(ctx.export_ms.wrapping_sub(ago));
+        if let Some(v) = self.get(Act::EndSecs) {
+            rec.end = Some(secs(v));
         }
-        if self.has(bit::END_DELTA) {
-            let ago = (self.delta_us[1] / 1000) as i64;
-            rec.end = Some(ctx.export_ms.wrapping_sub(ago));
+        if let Some(v) = self.get(Act::StartNtp) {
+            rec.start = Some(ntp_ms(v));
+        }
+        if let Some(v) = self.get(Act::EndNtp) {
+            rec.end = Some(ntp_ms(v));
         }
     }
 
-    /// ICMP type and code sent as two fields.
-    fn icmp_parts(&self, rec: &mut FlowRecord) {
-        if !self.has(bit::ICMP) && self.set & (bit::ICMP_TYPE | bit::ICMP_CODE) != 0 {
-            rec.icmp_type_code = u16::from_be_bytes(self.icmp);
+    /// Uptime-relative (to IE 160 or the v9 header) and export-relative times.
+    #[inline(always)]
+    fn relative_times(&self, rec: &mut FlowRecord, ctx: &Ctx) {
+        let relative = bit(Act::StartUptime)
+            | bit(Act::EndUptime)
+            | bit(Act::StartDeltaMicros)
+            | bit(Act::EndDeltaMicros);
+        if self.set & relative == 0 {
+            return;
+        }
+        let boot = self.get(Act::SystemInit).map(|v| v as i64).or(ctx.boot_ms);
+        if let Some(boot) = boot {
+            if let Some(v) = self.get(Act::StartUptime) {
+                rec.start = Some(from_uptime(boot, ctx.export_ms, v));
+            }
+            if let Some(v) = self.get(Act::EndUptime) {
+                rec.end = Some(from_uptime(boot, ctx.export_ms, v));
+            }
+        }
+        let ago = |us: u64| ctx.export_ms.wrapping_sub((us / 1000) as i64);
+        if let Some(v) = self.get(Act::StartDeltaMicros) {
+            rec.start = Some(ago(v));
+        }
+        if let Some(v) = self.get(Act::EndDeltaMicros) {
+            rec.end = Some(ago(v));
+        }
+    }
+
+    /// ICMP type and code: one field, two fields, or (like v5) the destination port.
+    #[inline(always)]
+    fn icmp(&self, rec: &mut FlowRecord) {
+        if let Some(v) = self.get(Act::IcmpTypeCode) {
+            rec.icmp_type_code = v as u16;
+        } else if self.has(Act::IcmpType) || self.has(Act::IcmpCode) {
+            let t = self.get(Act::IcmpType).unwrap_or(0) as u16;
+            let c = self.get(Act::IcmpCode).unwrap_or(0) as u16;
+            rec.icmp_type_code = (t & 0xff) << 8 | (c & 0xff);
+        } else if matches!(rec.protocol, 1 | 58) {
+            rec.icmp_type_code = rec.dst_port;
         }
     }
 
@@ -424,26 +537,20 @@ impl Extra {
             return rate;
         }
         let by_id = self
-            .has(bit::SAMPLER)
-            .then(|| s.samplers.get(&self.sampler).copied())
-            .flatten();
+            .get(Act::SamplerId)
+            .and_then(|id| s.samplers.get(&id).copied());
         match by_id.unwrap_or(s.default) {
             0 => 1,
             r => r,
         }
     }
 
-    /// A rate in this record itself: interval, or (305 + 306) / 305.
+    /// A rate in this record itself: the interval, or (305 + 306) / 305.
     fn own_rate(&self) -> Option<u32> {
-        if !self.has(bit::INTERVAL) || self.interval == 0 {
-            return None;
-        }
-        let space = if self.has(bit::SPACE) { self.space } else { 0 };
-        let rate = self.interval.saturating_add(space) / self.interval;
-        let rate = if self.has(bit::SPACE) {
-            rate
-        } else {
-            self.interval
+        let interval = self.get(Act::SamplingInterval).filter(|&i| i != 0)?;
+        let rate = match self.get(Act::PacketSpace) {
+            Some(space) => interval.saturating_add(space) / interval,
+            None => interval,
         };
         Some(rate.clamp(1, u64::from(u32::MAX)) as u32)
     }
@@ -451,9 +558,9 @@ impl Extra {
     /// What an options record says about sampling and system init time.
     pub fn option_facts(&self) -> OptionFacts {
         OptionFacts {
-            sampler: self.has(bit::SAMPLER).then_some(self.sampler),
+            sampler: self.get(Act::SamplerId),
             rate: self.own_rate(),
-            init_ms: self.has(bit::INIT).then_some(self.init_ms as i64),
+            init_ms: self.get(Act::SystemInit).map(|v| v as i64),
         }
     }
 }

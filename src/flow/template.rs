@@ -5,7 +5,9 @@
 //! The fixed-length walk reads each field through a checked slice of its record.
 
 use super::error::{RecordError, TemplateError};
-use super::fields::{action, apply, Act, Ctx, Extra, OptionFacts, VARLEN};
+use super::fields::{
+    action, apply, apply_read, bit, read_for, Act, Ctx, Extra, OptionFacts, Read, VARLEN,
+};
 use super::record::FlowRecord;
 
 /// One field as the template announced it.
@@ -31,14 +33,76 @@ pub enum Kind {
 struct Step {
     start: usize,
     end: usize,
+    read: Read,
     act: Act,
+}
+
+/// A fixed-length template's fields grouped by how they are read, so the record loop
+/// runs a few tight loops instead of dispatching on every field.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Steps {
+    /// The `Extra` slots every record of this template fills.
+    mask: u64,
+    u8s: Vec<(usize, Act)>,
+    u16s: Vec<(usize, Act)>,
+    u32s: Vec<(usize, Act)>,
+    u64s: Vec<(usize, Act)>,
+    /// Addresses and odd-length integers, applied one by one.
+    other: Vec<Step>,
+}
+
+impl Steps {
+    fn push(&mut self, step: Step) {
+        let Step {
+            start, read, act, ..
+        } = step;
+        match read {
+            Read::U8 => self.u8s.push((start, act)),
+            Read::U16 => self.u16s.push((start, act)),
+            Read::U32 => self.u32s.push((start, act)),
+            Read::U64 => self.u64s.push((start, act)),
+            _ => self.other.push(step),
+        }
+        if !matches!(
+            read,
+            Read::Src4 | Read::Src16 | Read::Dst4 | Read::Dst16 | Read::Addr
+        ) {
+            self.mask |= bit(act);
+        }
+    }
+
+    /// Applies every field of one record (`rec_bytes` is exactly one record long).
+    #[inline(always)]
+    fn apply(&self, rec: &mut FlowRecord, x: &mut Extra, rec_bytes: &[u8]) {
+        x.start(self.mask);
+        for &(at, act) in &self.u8s {
+            x.store(act, rec_bytes.get(at).map_or(0, |&v| u64::from(v)));
+        }
+        for &(at, act) in &self.u16s {
+            let v = rec_bytes.get(at..at + 2).and_then(|b| b.try_into().ok());
+            x.store(act, v.map_or(0, |a| u64::from(u16::from_be_bytes(a))));
+        }
+        for &(at, act) in &self.u32s {
+            let v = rec_bytes.get(at..at + 4).and_then(|b| b.try_into().ok());
+            x.store(act, v.map_or(0, |a| u64::from(u32::from_be_bytes(a))));
+        }
+        for &(at, act) in &self.u64s {
+            let v = rec_bytes.get(at..at + 8).and_then(|b| b.try_into().ok());
+            x.store(act, v.map_or(0, u64::from_be_bytes));
+        }
+        for s in &self.other {
+            if let Some(b) = rec_bytes.get(s.start..s.end) {
+                apply_read(rec, x, s.read, s.act, b);
+            }
+        }
+    }
 }
 
 /// How to walk a record.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Plan {
     /// Every field has a fixed length: records are `len` bytes, fields at fixed offsets.
-    Fixed { len: usize, steps: Vec<Step> },
+    Fixed { len: usize, steps: Steps },
     /// At least one variable-length field: fields are read in order, `min` bytes at least.
     Variable { min: usize, fields: Vec<(u16, Act)> },
 }
@@ -143,7 +207,8 @@ impl Template {
 }
 
 /// The action of every field; v9 scope fields are skipped; a repeated action keeps its
-/// first occurrence (like Wireshark's first-of rule for counters).
+/// first occurrence (like Wireshark's first-of rule for counters), except addresses: IPv4
+/// and IPv6 fields share an action and `fields::apply` keeps the first specified one.
 fn actions(specs: &[FieldSpec], skip_first: u16) -> Vec<Act> {
     let mut seen: Vec<Act> = Vec::new();
     let mut acts = Vec::with_capacity(specs.len());
@@ -153,7 +218,8 @@ fn actions(specs: &[FieldSpec], skip_first: u16) -> Vec<Act> {
         } else {
             action(s.ie, s.pen, s.len)
         };
-        if act != Act::Skip && seen.contains(&act) {
+        let address = matches!(act, Act::Src | Act::Dst | Act::NatSrc | Act::NatDst);
+        if act != Act::Skip && !address && seen.contains(&act) {
             act = Act::Skip;
         }
         seen.push(act);
@@ -177,7 +243,7 @@ fn plan(specs: &[FieldSpec], acts: &[Act]) -> Plan {
             .sum();
         return Plan::Variable { min, fields };
     }
-    let mut steps = Vec::new();
+    let mut steps = Steps::default();
     let mut at = 0usize;
     for (s, &act) in specs.iter().zip(acts) {
         let end = at + usize::from(s.len);
@@ -185,6 +251,7 @@ fn plan(specs: &[FieldSpec], acts: &[Act]) -> Plan {
             steps.push(Step {
                 start: at,
                 end,
+                read: read_for(act, s.len),
                 act,
             });
         }
@@ -198,7 +265,7 @@ fn plan(specs: &[FieldSpec], acts: &[Act]) -> Plan {
 fn walk_fixed(
     body: &[u8],
     len: usize,
-    steps: &[Step],
+    steps: &Steps,
     base: &FlowRecord,
     ctx: &Ctx,
     out: &mut Vec<FlowRecord>,
@@ -211,12 +278,7 @@ fn walk_fixed(
         let Some(rec) = out.last_mut() else {
             return;
         };
-        x.clear();
-        for s in steps {
-            if let Some(b) = bytes.get(s.start..s.end) {
-                apply(rec, &mut x, s.act, b);
-            }
-        }
+        steps.apply(rec, &mut x, bytes);
         x.finish(rec, ctx);
         each(&x);
     }

@@ -114,8 +114,9 @@ pub fn decode(ex: &mut Exporter, exporter: IpAddr, buf: &[u8], run: &mut Run) {
         ..FlowRecord::new(exporter, 5, domain)
     };
     let boot = h.boot_ms();
+    let export = boot + i64::from(h.sys_uptime());
     for rec in payload.chunks_exact(RECORD_LEN) {
-        out.push(record(&base, boot, rec));
+        out.push(record(&base, (boot, export), rec));
     }
     c.records(5, whole as u64);
 
@@ -125,7 +126,15 @@ pub fn decode(ex: &mut Exporter, exporter: IpAddr, buf: &[u8], run: &mut Run) {
 }
 
 /// One 48-byte record (`rec` is exactly `RECORD_LEN` long).
-fn record(base: &FlowRecord, boot_ms: i64, rec: &[u8]) -> FlowRecord {
+/// `clock` is (when uptime 0 was, the export time), ms since the epoch.
+fn record(base: &FlowRecord, clock: (i64, i64), rec: &[u8]) -> FlowRecord {
+    let at = |r| {
+        Some(super::fields::from_uptime(
+            clock.0,
+            clock.1,
+            u64::from(be32(rec, r)),
+        ))
+    };
     let v4 = |r| {
         let v = be32(rec, r);
         Some(IpAddr::V4(Ipv4Addr::from(v)))
@@ -140,8 +149,8 @@ fn record(base: &FlowRecord, boot_ms: i64, rec: &[u8]) -> FlowRecord {
         output_if: u32::from(be16(rec, 14..16)),
         packets: u64::from(be32(rec, 16..20)),
         octets: u64::from(be32(rec, 20..24)),
-        start: Some(boot_ms + i64::from(be32(rec, 24..28))),
-        end: Some(boot_ms + i64::from(be32(rec, 28..32))),
+        start: at(24..28),
+        end: at(28..32),
         src_port: be16(rec, 32..34),
         dst_port,
         tcp_flags: u16::from(byte(37)),

@@ -1,6 +1,7 @@
 //! Integration tests: one binary, shared helpers in `common` and `harness`.
 
 mod common;
+mod conformance;
 mod harness;
 mod lists;
 mod outputs;
