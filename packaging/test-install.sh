@@ -37,6 +37,7 @@ missing=()
 command -v rpm >/dev/null || missing+=(rpm)
 command -v logrotate >/dev/null || missing+=(logrotate)
 if [ ${#missing[@]} -gt 0 ]; then
+    apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 command -v systemd-analyze >/dev/null || fail "systemd-analyze is missing (package systemd)"
@@ -115,8 +116,9 @@ expect_mode /var/log/flowalert flowalert:flowalert 750
 expect_mode /etc/logrotate.d/flowalert root:root 644
 expect_mode /usr/lib/sysctl.d/60-flowalert.conf root:root 644
 expect_mode /usr/lib/systemd/system/flowalert.service root:root 644
-expect_mode /usr/share/man/man1/flowalert.1 root:root 644
-expect_mode /usr/share/man/man5/flowalert.toml.5 root:root 644
+# cargo-deb compresses man pages; the rpm keeps them as they are.
+expect_mode /usr/share/man/man1/flowalert.1.gz root:root 644
+expect_mode /usr/share/man/man5/flowalert.toml.5.gz root:root 644
 expect_present /usr/share/flowalert/wazuh/flowalert.ini
 expect_absent /etc/flowalert/otx.key
 cmp -s /etc/flowalert/flowalert.toml etc/flowalert.toml || fail "installed config differs"
@@ -141,11 +143,30 @@ check=$(as_user /usr/bin/flowalert --config /etc/flowalert/flowalert.toml check-
     fail "check-config failed on the installed default config: $check"
 echo "$check"
 grep -q '^configuration ok' <<<"$check" || fail "check-config did not say ok"
-man -w -l /usr/share/man/man1/flowalert.1 >/dev/null
+for page in man1/flowalert.1.gz man5/flowalert.toml.5.gz; do
+    man -l "/usr/share/man/$page" >/dev/null 2>&1 || fail "man cannot read $page"
+done
 logrotate -d /etc/logrotate.d/flowalert >/tmp/flowalert-logrotate.$$ 2>&1 ||
     fail "logrotate rejects its file: $(cat /tmp/flowalert-logrotate.$$)"
 grep -qi 'error' /tmp/flowalert-logrotate.$$ && fail "logrotate: $(cat /tmp/flowalert-logrotate.$$)"
 rm -f /tmp/flowalert-logrotate.$$
+
+step "logrotate reopen without systemd: SIGUSR2 through the pidfile"
+postrotate=$(sed -n '/^ *postrotate$/,/^ *endscript$/p' /etc/logrotate.d/flowalert | sed '1d;$d')
+mark=/tmp/flowalert-usr2.$$
+sh -c "trap 'echo reopened >$mark; exit 0' USR2; while :; do sleep 0.1; done" &
+fake=$!
+made_run=no
+[ -d /run/flowalert ] || { mkdir /run/flowalert && made_run=yes; }
+echo "$fake" >/run/flowalert/flowalert.pid
+sh -c "$postrotate"
+for _ in $(seq 50); do [ -s "$mark" ] && break; sleep 0.1; done
+kill "$fake" 2>/dev/null || true
+wait "$fake" 2>/dev/null || true
+rm -f /run/flowalert/flowalert.pid
+[ "$made_run" = no ] || rmdir /run/flowalert
+[ -s "$mark" ] || fail "postrotate did not send SIGUSR2 to the pidfile's process"
+rm -f "$mark"
 
 step "systemd units"
 units=(/usr/lib/systemd/system/flowalert.service /usr/lib/systemd/system/flowalert-update.service
