@@ -45,8 +45,8 @@ command -v systemd-analyze >/dev/null || fail "systemd-analyze is missing (packa
 step "build"
 deb=$(cargo deb --locked | tail -n 1)
 [ -f "$deb" ] || fail "cargo deb did not print a package path (got '$deb')"
-cargo generate-rpm
-rpm_file=$(ls -t target/generate-rpm/flowalert-*.rpm | head -n 1)
+cargo generate-rpm -o target/generate-rpm/flowalert.rpm
+rpm_file=target/generate-rpm/flowalert.rpm
 echo "deb: $deb"
 echo "rpm: $rpm_file"
 
