@@ -2,7 +2,7 @@
 # Builds the .deb and the .rpm, checks the .rpm's file list and scriptlets, installs the .deb
 # on this machine, checks the user, paths, owners, modes, the units and that the installed
 # default configuration passes check-config, then removes and purges it and checks what
-# stays. Needs root and changes the machine (a flowalert user stays, as after any purge);
+# stays; then installs and erases the .rpm the same way. Needs root and changes the machine (a flowalert user stays, as after any purge);
 # net.core.rmem_max, which postinst raises, is put back at the end.
 # Run by .ci/run after the tests; by hand: sudo packaging/test-install.sh
 set -euo pipefail
@@ -88,8 +88,12 @@ for want in 'preinstall scriptlet' 'useradd --system' 'postinstall scriptlet' \
 done
 
 step "deb install"
+# A run that failed half-way may have left either package installed.
 if dpkg-query -W -f '${Status}' flowalert 2>/dev/null | grep -q installed; then
     dpkg --purge flowalert >/dev/null
+fi
+if rpm -q flowalert >/dev/null 2>&1; then
+    rpm -e flowalert >/dev/null 2>&1
 fi
 rmem_before=$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo "")
 restore_rmem() {
@@ -223,5 +227,27 @@ expect_present /etc/flowalert/lists.d/local.txt
 expect_absent /etc/flowalert/flowalert.toml
 expect_absent /var/lib/flowalert
 rm -r /etc/flowalert
+
+# Debian's rpm has no database of the system's packages, hence --nodeps; the scriptlets run
+# as they would on Fedora or RHEL. The user is deleted first so that %pre must create it.
+step "rpm install and erase"
+userdel flowalert
+getent group flowalert >/dev/null && groupdel flowalert
+out=$(rpm -i --nodeps "$rpm_file" 2>&1) || fail "rpm -i failed: $out"
+getent passwd flowalert >/dev/null || fail "rpm %pre did not create the flowalert user"
+expect_mode /usr/bin/flowalert root:root 755
+expect_mode /etc/flowalert/flowalert.toml root:flowalert 640
+expect_mode /etc/flowalert/lists.d root:flowalert 750
+expect_mode /var/lib/flowalert flowalert:flowalert 750
+expect_mode /var/log/flowalert flowalert:flowalert 750
+as_user /usr/bin/flowalert --config /etc/flowalert/flowalert.toml check-config >/dev/null 2>&1 ||
+    fail "check-config failed on the config the rpm installed"
+out=$(rpm -e flowalert 2>&1) || fail "rpm -e failed: $out"
+rpm -q flowalert >/dev/null 2>&1 && fail "flowalert still installed after rpm -e"
+expect_absent /usr/bin/flowalert
+expect_absent /etc/flowalert
+expect_present /var/lib/flowalert
+expect_present /var/log/flowalert
+rm -r /var/lib/flowalert /var/log/flowalert
 
 echo "packaging: all checks passed"
