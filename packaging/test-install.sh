@@ -110,7 +110,7 @@ IFS=: read -r _ _ uid gid _ home shell <<<"$entry"
 [ "$uid" -lt 1000 ] || fail "flowalert is not a system user (uid $uid)"
 [ "$(getent group flowalert | cut -d: -f3)" = "$gid" ] || fail "flowalert's group is not flowalert"
 [ "$home" = /var/lib/flowalert ] || fail "flowalert's home is $home"
-[ "$shell" = /usr/sbin/nologin ] || fail "flowalert's shell is $shell"
+case "$shell" in /usr/sbin/nologin | /sbin/nologin) ;; *) fail "flowalert's shell is $shell" ;; esac
 expect_mode /usr/bin/flowalert root:root 755
 expect_mode /etc/flowalert root:root 755
 expect_mode /etc/flowalert/flowalert.toml root:flowalert 640

@@ -5,6 +5,6 @@ if ! getent group flowalert >/dev/null; then
 fi
 if ! getent passwd flowalert >/dev/null; then
     useradd --system --gid flowalert --home-dir /var/lib/flowalert --no-create-home \
-        --shell /sbin/nologin --comment "flowalert daemon" flowalert
+        --shell /usr/sbin/nologin --comment "flowalert daemon" flowalert
 fi
 exit 0
