@@ -1022,3 +1022,43 @@ fn quantifiers_are_unambiguous() {
         }
     }
 }
+
+/// OSSEC 3.x knows only its static fields; Wazuh's own names all sit under `flowalert.`.
+#[test]
+fn decoders_use_the_field_names_each_manager_accepts() {
+    let ossec_static = [
+        "srcip",
+        "dstip",
+        "srcport",
+        "dstport",
+        "protocol",
+        "action",
+        "status",
+        "id",
+        "url",
+        "extra_data",
+        "user",
+        "srcuser",
+        "dstuser",
+        "system_name",
+    ];
+    for d in load_decoders(OSSEC.decoders) {
+        for field in &d.order {
+            assert!(
+                ossec_static.contains(&field.as_str()),
+                "{}: {field}",
+                d.name
+            );
+        }
+    }
+    for d in load_decoders(WAZUH.decoders) {
+        for field in &d.order {
+            let known = ossec_static[..5].contains(&field.as_str());
+            assert!(
+                known || field.starts_with("flowalert."),
+                "{}: {field}",
+                d.name
+            );
+        }
+    }
+}
