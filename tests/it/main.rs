@@ -6,5 +6,6 @@ mod harness;
 mod lists;
 mod outputs;
 mod service;
+mod siem_decoders;
 mod update;
 mod vectors;
