@@ -8,5 +8,8 @@ use super::Source;
 /// expired by `now_ms`.
 pub fn load_cache(path: &Path, now_ms: i64, max_age_ms: i64) -> Result<Source, String> {
     let _ = (now_ms, max_age_ms);
-    Err(format!("{}: the OTX cache reader is not built yet", path.display()))
+    Err(format!(
+        "{}: the OTX cache reader is not built yet",
+        path.display()
+    ))
 }
