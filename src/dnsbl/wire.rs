@@ -268,6 +268,28 @@ mod tests {
     }
 
     #[test]
+    fn every_single_byte_change_decodes_or_errs_without_panicking() {
+        let mut bytes = LISTED.to_vec();
+        let mut listed = 0;
+        for at in 0..bytes.len() {
+            for value in [0x00, 0x01, 0x3f, 0x7f, 0xc0, 0xff] {
+                let original = bytes[at];
+                bytes[at] = value;
+                if let Ok(reply) = decode_reply(&bytes) {
+                    let answers = [reply.answer(RecordType::A), reply.answer(RecordType::TXT)];
+                    listed += answers
+                        .iter()
+                        .filter(|a| matches!(a, Answer::Codes { .. }))
+                        .count();
+                }
+                bytes[at] = original;
+            }
+        }
+        // Changes to the TTL, the code or the id still read as a listing.
+        assert!(listed > 0);
+    }
+
+    #[test]
     fn a_query_is_not_a_reply() {
         let question = Question::new("2.0.0.127.a.test.", RecordType::A).unwrap();
         let bytes = question.encode(7).unwrap();
