@@ -847,3 +847,25 @@ fn an_ipv6_address_is_asked_by_reversed_nibbles() {
     assert_eq!(names, ["127.0.0.2 SBL | 127.0.0.4 XBL", "127.0.0.2 SBL"]);
     assert_eq!(h.hits[1].address, "192.0.2.1".parse::<IpAddr>().unwrap());
 }
+
+#[test]
+fn a_dqs_key_is_masked_in_the_refs_the_zone_sends_back() {
+    let zone = "secretkey.zen.dq.spamhaus.net";
+    let mut h = Harness::start("", &[("zen", zone, true)], |s| {
+        s.script(
+            "192.0.2.1",
+            zone,
+            Behaviour::Listed(vec![[127, 0, 0, 2]], 300),
+        );
+    });
+    h.consider("192.0.2.1", 1);
+    h.settle();
+
+    // The test server's TXT repeats the query name, key included.
+    assert_eq!(h.server.asked("192.0.2.1", zone, RecordType::TXT), 1);
+    let refs = h.hits[0].refs.as_deref();
+    let masked = "https://bl.test/lookup?q=1.2.0.192.****.zen.dq.spamhaus.net.";
+    assert_eq!(refs, Some(masked));
+    let printed = format!("{:?}", h.hits);
+    assert!(!printed.contains("secretkey"), "{printed}");
+}
