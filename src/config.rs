@@ -182,6 +182,9 @@ pub fn masked_zone(zone: &str) -> String {
     }
 }
 
+/// Each zone multiplies the queries per address; more than this is a mistake.
+pub const MAX_DNSBL_ZONES: usize = 16;
+
 /// Resolvers anyone may use. Spamhaus answers 127.255.255.254 through them, so they are
 /// refused at load rather than discovered as a paused zone.
 pub const PUBLIC_RESOLVERS: &[&str] = &[
@@ -642,6 +645,12 @@ impl Reader<'_> {
                 dnsbl.resolver.ip()
             );
             problems.push(("resolver", message));
+        }
+        if dnsbl.zones.len() > MAX_DNSBL_ZONES {
+            // Pointed at the first zone too many.
+            let line = self.locator.header_line("dnsbl.zone", MAX_DNSBL_ZONES);
+            let message = format!("{} zones; at most {MAX_DNSBL_ZONES}", dnsbl.zones.len());
+            self.error(line, "[[dnsbl.zone]]".into(), message);
         }
         if dnsbl.resolver.port() == 0 {
             problems.push(("resolver", "port 0".to_owned()));

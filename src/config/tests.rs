@@ -301,3 +301,41 @@ fn relative_paths_are_relative_to_the_configuration_file() {
     assert_eq!(config.lists[1].path, "/abs/b.txt");
     assert_eq!(config.output.file, Some(PathBuf::from("/etc/fa/out.log")));
 }
+
+#[test]
+fn the_commented_dnsbl_example_in_the_shipped_config_is_valid() {
+    let shipped = include_str!("../../etc/flowalert.toml");
+    let example: String = shipped
+        .lines()
+        .skip_while(|line| *line != "# [[dnsbl.zone]]")
+        .take_while(|line| line.starts_with('#'))
+        .map(|line| format!("{}\n", line.trim_start_matches('#').trim_start()))
+        .collect();
+    let (config, report) = parse(&format!("[dnsbl]\nenabled = true\n{example}"));
+    assert_eq!(report.errors, vec![]);
+    let zones = config.unwrap().dnsbl.zones;
+    assert_eq!(zones.len(), 1);
+    assert_eq!(
+        (zones[0].name.as_str(), zones[0].zone.as_str()),
+        ("zen", "zen.spamhaus.org")
+    );
+    let labels: Vec<&str> = zones[0].listed.iter().map(|r| r.label.as_str()).collect();
+    assert_eq!(labels, ["SBL", "XBL", "DROP"]);
+    assert_eq!(zones[0].ignore[0].last, Ipv4Addr::new(127, 0, 0, 11));
+    assert!(zones[0].txt);
+}
+
+#[test]
+fn too_many_dnsbl_zones_are_refused() {
+    let zone = |n: usize| {
+        format!(
+            "[[dnsbl.zone]]\nname = \"z{n}\"\nzone = \"z{n}.test\"\n\
+             listed = [{{ range = \"127.0.0.2\", label = \"x\" }}]\n"
+        )
+    };
+    let text: String = (0..=MAX_DNSBL_ZONES).map(zone).collect();
+    assert_eq!(
+        errors(&text),
+        ["test.toml:65: [[dnsbl.zone]]: 17 zones; at most 16"]
+    );
+}
