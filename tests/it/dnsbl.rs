@@ -869,3 +869,44 @@ fn a_dqs_key_is_masked_in_the_refs_the_zone_sends_back() {
     let printed = format!("{:?}", h.hits);
     assert!(!printed.contains("secretkey"), "{printed}");
 }
+
+#[test]
+fn with_no_resolver_listening_the_start_self_test_fails_after_the_retry() {
+    // A port nobody listens on: the kernel answers with ICMP port unreachable.
+    let closed = UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let text = format!(
+        "[dnsbl]\nenabled = true\nresolver = \"{closed}\"\ntimeout = \"1s\"\n{}",
+        zone_toml("bl", ZONE, false)
+    );
+    let mut report = Report::default();
+    let config = Config::parse(&text, std::path::Path::new("t.toml"), &mut report).unwrap();
+    let mut poll = mio::Poll::new().unwrap();
+    let mut events = mio::Events::with_capacity(8);
+    let mut dnsbl = Dnsbl::new(&config.dnsbl, T0).unwrap();
+    dnsbl.register(poll.registry(), mio::Token(1)).unwrap();
+    let (mut hits, mut status) = (Vec::new(), Vec::new());
+
+    for now in [T0, T0 + TIMEOUT, T0 + 2 * TIMEOUT] {
+        dnsbl.tick(now, &mut hits, &mut status);
+        for _ in 0..3 {
+            poll.poll(&mut events, Some(Duration::from_millis(20)))
+                .unwrap();
+            dnsbl.on_readable(now, &mut hits, &mut status);
+        }
+    }
+
+    let failed = "kind=dnsbl-self-test-failed subject=bl.test detail=\"self-test failed \
+                  (127.0.0.2: no answer; 127.0.0.1: no answer); not asked until one passes\"";
+    let messages: Vec<&str> = status.iter().map(|e| e.message.as_str()).collect();
+    assert_eq!(messages, [failed]);
+    let c = dnsbl.counters();
+    // How many refusals the kernel reports, and on which call, is its business; the rest
+    // is exact.
+    assert_eq!(c.queries_sent + c.send_errors, 4);
+    assert_eq!((c.timeouts, c.retries, c.queries_failed), (4, 2, 2));
+    assert_eq!((c.self_tests_passed, c.self_tests_failed), (0, 1));
+    assert_eq!(dnsbl.sizes(), (0, 0));
+}
