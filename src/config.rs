@@ -6,7 +6,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -110,7 +110,107 @@ pub struct Otx {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Dnsbl {
     pub enabled: bool,
+    /// A local recursive resolver: Spamhaus refuses queries that come through public ones.
+    pub resolver: SocketAddr,
+    /// Queries per second at most (a token bucket holding one second's worth).
+    pub qps: u32,
+    /// Queries per UTC day at most, over all zones.
+    pub daily_cap: u64,
+    /// Answers kept, over all zones.
+    pub cache_size: usize,
+    /// Queries waiting for an answer at once.
+    pub max_pending: usize,
+    pub max_ttl: Duration,
+    /// Cap on how long an NXDOMAIN is kept (its SOA minimum otherwise).
+    pub negative_ttl: Duration,
+    /// How long a failure (SERVFAIL, timeout) is kept before the address is asked again.
+    pub error_ttl: Duration,
+    pub timeout: Duration,
+    pub self_test_every: Duration,
+    /// How long a zone stays paused after an answer that says the resolver was refused.
+    pub pause: Duration,
+    pub zones: Vec<DnsblZone>,
 }
+
+/// One `[[dnsbl.zone]]`. `Debug` masks a DQS key, so a printed configuration never shows it.
+#[derive(Clone, PartialEq)]
+pub struct DnsblZone {
+    /// `[a-z0-9._-]{1,32}`: what records show in `lists=`.
+    pub name: String,
+    /// The DNS zone asked, lower case, without a trailing dot.
+    pub zone: String,
+    pub listed: Vec<ReturnRange>,
+    pub ignore: Vec<ReturnRange>,
+    /// Ask TXT for a URL to show in `refs=` when an address is listed.
+    pub txt: bool,
+}
+
+/// A range of answers (return codes) with the label records show for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ReturnRange {
+    pub first: Ipv4Addr,
+    pub last: Ipv4Addr,
+    pub label: String,
+}
+
+impl ReturnRange {
+    pub fn contains(&self, code: Ipv4Addr) -> bool {
+        (self.first..=self.last).contains(&code)
+    }
+}
+
+impl fmt::Debug for DnsblZone {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DnsblZone")
+            .field("name", &self.name)
+            .field("zone", &masked_zone(&self.zone))
+            .field("listed", &self.listed)
+            .field("ignore", &self.ignore)
+            .field("txt", &self.txt)
+            .finish()
+    }
+}
+
+/// The zone as logs and records may show it: the key of a Spamhaus DQS zone
+/// (`KEY.zen.dq.spamhaus.net`, the first label) is replaced by `****`.
+pub fn masked_zone(zone: &str) -> String {
+    // Anywhere in the name, not only as a suffix: a mistyped zone must not leak its key.
+    let is_dqs = zone.to_ascii_lowercase().contains(".dq.spamhaus.");
+    match zone.split_once('.') {
+        Some((_key, rest)) if is_dqs => format!("****.{rest}"),
+        _ => zone.to_owned(),
+    }
+}
+
+/// Each zone multiplies the queries per address; more than this is a mistake.
+pub const MAX_DNSBL_ZONES: usize = 16;
+
+/// Resolvers anyone may use. Spamhaus answers 127.255.255.254 through them, so they are
+/// refused at load rather than discovered as a paused zone.
+pub const PUBLIC_RESOLVERS: &[&str] = &[
+    "8.8.8.8",
+    "8.8.4.4",
+    "1.1.1.1",
+    "1.0.0.1",
+    "9.9.9.9",
+    "149.112.112.112",
+    "208.67.222.222",
+    "208.67.220.220",
+    "94.140.14.14",
+    "94.140.15.15",
+    "64.6.64.6",
+    "64.6.65.6",
+    "185.228.168.9",
+    "76.76.2.0",
+    "2001:4860:4860::8888",
+    "2001:4860:4860::8844",
+    "2606:4700:4700::1111",
+    "2606:4700:4700::1001",
+    "2620:fe::fe",
+    "2620:fe::9",
+    "2620:119:35::35",
+    "2620:119:53::53",
+];
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Alerts {
@@ -290,9 +390,7 @@ impl Reader<'_> {
                 .map(|mut s| self.list(&mut s))
                 .collect(),
             otx: self.otx(&mut otx),
-            dnsbl: Dnsbl {
-                enabled: self.get(&mut dnsbl, "enabled", false),
-            },
+            dnsbl: self.dnsbl(&mut dnsbl),
             alerts: self.alerts(&mut alerts),
             status: Status {
                 exporter_silence: self.duration(&mut status, "exporter-silence", "15m"),
@@ -394,6 +492,211 @@ impl Reader<'_> {
         }
     }
 
+    fn dnsbl(&mut self, s: &mut Section) -> Dnsbl {
+        let zone_tables = self.dnsbl_zone_tables(s);
+        let resolver: String = self.get(s, "resolver", "127.0.0.1:53".into());
+        let resolver = self.resolver(s, &resolver);
+        Dnsbl {
+            enabled: self.get(s, "enabled", false),
+            resolver,
+            qps: self.get(s, "qps", 20),
+            daily_cap: self.get(s, "daily-cap", 300_000),
+            cache_size: self.get(s, "cache-size", 100_000),
+            max_pending: self.get(s, "max-pending", 1000),
+            max_ttl: self.duration(s, "max-ttl", "1h"),
+            negative_ttl: self.duration(s, "negative-ttl", "1h"),
+            error_ttl: self.duration(s, "error-ttl", "5m"),
+            timeout: self.duration(s, "timeout", "2s"),
+            self_test_every: self.duration(s, "self-test-every", "1h"),
+            pause: self.duration(s, "pause", "30m"),
+            zones: zone_tables
+                .into_iter()
+                .map(|mut zone| self.dnsbl_zone(&mut zone))
+                .collect(),
+        }
+    }
+
+    /// `127.0.0.1:53`, or a bare address meaning port 53.
+    fn resolver(&mut self, s: &Section, text: &str) -> SocketAddr {
+        let fallback = SocketAddr::from(([127, 0, 0, 1], 53));
+        let parsed = text.parse::<SocketAddr>().ok().or_else(|| {
+            text.parse::<IpAddr>()
+                .ok()
+                .map(|ip| SocketAddr::new(ip, 53))
+        });
+        match parsed {
+            Some(address) => address,
+            None => {
+                let line = self.locator.key_line(&s.header, s.index, "resolver");
+                let message = format!("{text:?} is not an address or address:port");
+                self.error(line, "[dnsbl] resolver".into(), message);
+                fallback
+            }
+        }
+    }
+
+    fn dnsbl_zone_tables(&mut self, s: &mut Section) -> Vec<Section> {
+        let zones = match s.keys.remove("zone") {
+            None => return Vec::new(),
+            Some(Value::Array(zones)) => zones,
+            Some(_) => {
+                let line = self.locator.key_line("dnsbl", 0, "zone");
+                let message = "must be an array of tables ([[dnsbl.zone]])".into();
+                self.error(line, "[dnsbl] zone".into(), message);
+                return Vec::new();
+            }
+        };
+        let mut sections = Vec::new();
+        for (index, value) in zones.into_iter().enumerate() {
+            let Value::Table(keys) = value else {
+                let line = self.locator.header_line("dnsbl.zone", index);
+                self.error(line, "[[dnsbl.zone]]".into(), "must be a table".into());
+                continue;
+            };
+            sections.push(Section {
+                name: "dnsbl.zone".into(),
+                header: "dnsbl.zone".into(),
+                index,
+                keys: keys.into_iter().collect(),
+            });
+        }
+        sections
+    }
+
+    fn dnsbl_zone(&mut self, s: &mut Section) -> DnsblZone {
+        let zone: String = self.get(s, "zone", String::new());
+        let zone = zone.trim_end_matches('.').to_ascii_lowercase();
+        let zone = DnsblZone {
+            name: self.get(s, "name", String::new()),
+            zone,
+            listed: self.return_ranges(s, "listed"),
+            ignore: self.return_ranges(s, "ignore"),
+            txt: self.get(s, "txt", false),
+        };
+        self.check_dnsbl_zone(s, &zone);
+        self.reject_leftovers(std::mem::replace(s, empty_section()));
+        zone
+    }
+
+    fn return_ranges(&mut self, s: &mut Section, key: &str) -> Vec<ReturnRange> {
+        #[derive(serde::Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Entry {
+            range: String,
+            label: String,
+        }
+
+        let entries: Vec<Entry> = self.get(s, key, Vec::new());
+        let mut ranges = Vec::new();
+        for entry in entries {
+            match parse_return_range(&entry.range) {
+                Ok((first, last)) => ranges.push(ReturnRange {
+                    first,
+                    last,
+                    label: entry.label,
+                }),
+                Err(message) => {
+                    let line = self.locator.key_line(&s.header, s.index, key);
+                    self.error(line, format!("[{}] {key}", s.name), message);
+                }
+            }
+        }
+        ranges
+    }
+
+    fn check_dnsbl_zone(&mut self, s: &Section, zone: &DnsblZone) {
+        let mut problems = Vec::new();
+        if !valid_list_name(&zone.name) {
+            let message = format!("{:?} is not a zone name ([a-z0-9._-]{{1,32}})", zone.name);
+            problems.push(("name", message));
+        }
+        if !valid_dns_zone(&zone.zone) {
+            let shown = masked_zone(&zone.zone);
+            let message = format!("{shown:?} is not a DNS zone (labels of a-z, 0-9, - and _)");
+            problems.push(("zone", message));
+        }
+        if zone.listed.is_empty() {
+            problems.push(("listed", "no answer range counts as listed".into()));
+        }
+        let labels = zone.listed.iter().chain(&zone.ignore);
+        if labels.clone().any(|range| !printable_label(&range.label)) {
+            let message = "labels are 1 to 32 printable ASCII characters".into();
+            problems.push(("listed", message));
+        }
+        for (key, message) in problems {
+            let line = self.locator.key_line(&s.header, s.index, key);
+            self.error(line, format!("[{}] {key}", s.name), message);
+        }
+    }
+
+    /// The `[dnsbl]` checks that need more than one key.
+    fn check_dnsbl(&mut self, dnsbl: &Dnsbl) {
+        let mut problems = Vec::new();
+        if dnsbl.enabled && dnsbl.zones.is_empty() {
+            problems.push((
+                "enabled",
+                "true but no [[dnsbl.zone]] is configured".to_owned(),
+            ));
+        }
+        if is_public_resolver(dnsbl.resolver.ip()) {
+            let message = format!(
+                "{} is a public resolver; Spamhaus and other DNSBLs refuse queries \
+                 through them: use a local recursive resolver",
+                dnsbl.resolver.ip()
+            );
+            problems.push(("resolver", message));
+        }
+        if dnsbl.zones.len() > MAX_DNSBL_ZONES {
+            // Pointed at the first zone too many.
+            let line = self.locator.header_line("dnsbl.zone", MAX_DNSBL_ZONES);
+            let message = format!("{} zones; at most {MAX_DNSBL_ZONES}", dnsbl.zones.len());
+            self.error(line, "[[dnsbl.zone]]".into(), message);
+        }
+        if dnsbl.resolver.port() == 0 {
+            problems.push(("resolver", "port 0".to_owned()));
+        }
+        let limits = [
+            ("qps", dnsbl.qps as u64, 1, 100_000),
+            ("daily-cap", dnsbl.daily_cap, 1, u64::MAX),
+            ("cache-size", dnsbl.cache_size as u64, 1, 100_000_000),
+            ("max-pending", dnsbl.max_pending as u64, 1, 30_000),
+        ];
+        for (key, value, low, high) in limits {
+            if !(low..=high).contains(&value) {
+                problems.push((key, format!("must be {low} to {high}")));
+            }
+        }
+        let timeout = dnsbl.timeout;
+        if timeout < Duration::from_millis(10) || timeout > Duration::from_secs(60) {
+            problems.push(("timeout", "must be 10ms to 60s".to_owned()));
+        }
+        for (key, value) in [
+            ("self-test-every", dnsbl.self_test_every),
+            ("pause", dnsbl.pause),
+        ] {
+            if value < Duration::from_secs(1) {
+                problems.push((key, "must be at least 1s".to_owned()));
+            }
+        }
+
+        for (key, message) in problems {
+            let line = self.locator.key_line("dnsbl", 0, key);
+            self.error(line, format!("[dnsbl] {key}"), message);
+        }
+        self.check_duplicate_zones(&dnsbl.zones);
+    }
+
+    fn check_duplicate_zones(&mut self, zones: &[DnsblZone]) {
+        for (index, zone) in zones.iter().enumerate() {
+            let earlier = zones[..index].iter().any(|other| other.name == zone.name);
+            if earlier && !zone.name.is_empty() {
+                let line = self.locator.key_line("dnsbl.zone", index, "name");
+                let message = format!("{:?} is used by an earlier [[dnsbl.zone]]", zone.name);
+                self.error(line, "[dnsbl.zone] name".into(), message);
+            }
+        }
+    }
+
     fn alerts(&mut self, s: &mut Section) -> Alerts {
         Alerts {
             repeat_window: self.duration(s, "repeat-window", "10m"),
@@ -434,11 +737,7 @@ impl Reader<'_> {
             let line = self.locator.key_line("input", 0, "workers");
             self.error(line, "[input] workers".into(), "must be 1 to 64".into());
         }
-        if config.dnsbl.enabled {
-            let line = self.locator.key_line("dnsbl", 0, "enabled");
-            let message = "DNSBL lookups are not available in this version".to_owned();
-            self.error(line, "[dnsbl] enabled".into(), message);
-        }
+        self.check_dnsbl(&config.dnsbl);
         self.check_duplicate_lists(&config.lists);
     }
 
@@ -626,6 +925,51 @@ fn empty_section() -> Section {
 pub fn valid_list_name(name: &str) -> bool {
     let allowed = |b: u8| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-".contains(&b);
     (1..=32).contains(&name.len()) && name.bytes().all(allowed)
+}
+
+/// `127.0.0.2`, or `127.0.0.2-127.0.0.3`: answers inside 127.0.0.0/8 (RFC 5782), first
+/// not after last, and not the 127.255.255.0/24 that Spamhaus uses to refuse a query.
+fn parse_return_range(text: &str) -> Result<(Ipv4Addr, Ipv4Addr), String> {
+    let (first, last) = text.split_once('-').unwrap_or((text, text));
+    let parse = |part: &str| part.trim().parse::<Ipv4Addr>().ok();
+    let (Some(first), Some(last)) = (parse(first), parse(last)) else {
+        return Err(format!("{text:?} is not an address or a range A-B"));
+    };
+    let loopback = |code: Ipv4Addr| code.octets()[0] == 127;
+    let refusal = |code: Ipv4Addr| matches!(code.octets(), [127, 255, 255, _]);
+    if first > last {
+        return Err(format!("{text:?}: the first address is after the last"));
+    }
+    if !loopback(first) || !loopback(last) {
+        return Err(format!("{text:?} is outside 127.0.0.0/8 (RFC 5782)"));
+    }
+    if refusal(first) || refusal(last) {
+        return Err(format!(
+            "{text:?} reaches 127.255.255.0/24, the refusal codes"
+        ));
+    }
+    Ok((first, last))
+}
+
+/// A zone the reversed address is put in front of: at most 190 bytes, so even an IPv6
+/// query name (64 nibbles and dots) stays under the 253 a name may have.
+fn valid_dns_zone(zone: &str) -> bool {
+    let label_ok = |label: &str| {
+        let allowed = |b: u8| b.is_ascii_alphanumeric() || b == b'-' || b == b'_';
+        (1..=63).contains(&label.len()) && label.bytes().all(allowed)
+    };
+    (1..=190).contains(&zone.len()) && zone.contains('.') && zone.split('.').all(label_ok)
+}
+
+fn printable_label(label: &str) -> bool {
+    (1..=32).contains(&label.len()) && label.bytes().all(|b| (b' '..=b'~').contains(&b))
+}
+
+fn is_public_resolver(address: IpAddr) -> bool {
+    let address = crate::flow::canonical(address);
+    PUBLIC_RESOLVERS
+        .iter()
+        .any(|known| known.parse::<IpAddr>().ok() == Some(address))
 }
 
 fn line_of(text: &str, offset: usize) -> usize {

@@ -12,6 +12,7 @@ pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod diag;
+pub mod dnsbl;
 pub mod flow;
 pub mod intel;
 pub mod output;

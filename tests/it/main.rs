@@ -2,6 +2,7 @@
 
 mod common;
 mod conformance;
+mod dnsbl;
 mod harness;
 mod lists;
 mod outputs;
