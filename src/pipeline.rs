@@ -10,10 +10,13 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use anyhow::Context;
+
 use ipnet::IpNet;
 
 use crate::alert::{self, Alerter, Event, Severity};
 use crate::config::{format_duration, Config, Report};
+use crate::dnsbl::{Dnsbl, DnsblHit};
 use crate::flow::{self, Decoder, FlowRecord, Limits};
 use crate::intel::build::{self, Built};
 use crate::intel::set::IndicatorSet;
@@ -92,9 +95,13 @@ pub struct Pipeline {
     counters: PipelineCounters,
     template_file: Option<PathBuf>,
     next_save: i64,
+    /// DNS blocklists, asked for remote addresses no static list names (service only).
+    dnsbl: Option<Dnsbl>,
+    remote: RemoteFilter,
     /// Reused buffers: no allocation per datagram once they have grown.
     records: Vec<FlowRecord>,
     events: Vec<Event>,
+    dnsbl_hits: Vec<DnsblHit>,
 }
 
 impl Pipeline {
@@ -112,6 +119,10 @@ impl Pipeline {
         pipeline.restore_templates(&config.state.dir, now_us);
         pipeline.template_file = Some(config.state.dir.join(template_file(worker)));
         pipeline.install(built, now_us);
+        if config.dnsbl.enabled {
+            let dnsbl = Dnsbl::new(&config.dnsbl, now_us).context("cannot start DNSBL lookups")?;
+            pipeline.dnsbl = Some(dnsbl);
+        }
         Ok(pipeline)
     }
 
@@ -134,8 +145,11 @@ impl Pipeline {
             counters: PipelineCounters::default(),
             template_file: None,
             next_save: now_us + SAVE_EVERY_US,
+            dnsbl: None,
+            remote: RemoteFilter::new(config),
             records: Vec::new(),
             events: Vec::new(),
+            dnsbl_hits: Vec::new(),
         }
     }
 
@@ -163,8 +177,43 @@ impl Pipeline {
             }
             self.alerter
                 .on_flow(record, &self.indicators.set, now_us, &mut self.events);
+            if let Some(dnsbl) = &mut self.dnsbl {
+                let set = &self.indicators.set;
+                for address in self.remote.candidates(record, set) {
+                    dnsbl.consider(address, record, now_us, &mut self.dnsbl_hits);
+                }
+            }
         }
+        self.write_dnsbl_hits(now_us);
         self.write_events();
+    }
+
+    /// The DNSBL socket is readable: answers become hit records for their flows.
+    pub fn on_dnsbl_readable(&mut self, now_us: i64) {
+        if let Some(dnsbl) = &mut self.dnsbl {
+            dnsbl.on_readable(now_us, &mut self.dnsbl_hits, &mut self.events);
+        }
+        self.write_dnsbl_hits(now_us);
+        self.write_events();
+    }
+
+    pub fn register_dnsbl(
+        &mut self,
+        registry: &mio::Registry,
+        token: mio::Token,
+    ) -> std::io::Result<()> {
+        match &mut self.dnsbl {
+            Some(dnsbl) => dnsbl.register(registry, token),
+            None => Ok(()),
+        }
+    }
+
+    /// A DNSBL answer is written like any hit: the zone is the list, its codes the names.
+    fn write_dnsbl_hits(&mut self, now_us: i64) {
+        for hit in self.dnsbl_hits.drain(..) {
+            self.alerter
+                .on_flow(&hit.flow, &hit, now_us, &mut self.events);
+        }
     }
 
     fn exporter_allowed(&self, exporter: IpAddr) -> bool {
@@ -177,6 +226,10 @@ impl Pipeline {
 
     /// Timers: folding windows, held data, silent exporters, periodic template saves.
     pub fn tick(&mut self, registry: Option<&mio::Registry>, now_us: i64) {
+        if let Some(dnsbl) = &mut self.dnsbl {
+            dnsbl.tick(now_us, &mut self.dnsbl_hits, &mut self.events);
+        }
+        self.write_dnsbl_hits(now_us);
         self.alerter.tick(now_us, &mut self.events);
         self.decoder.expire(now_us.div_euclid(1000));
         self.watch
@@ -198,6 +251,7 @@ impl Pipeline {
             self.outputs.next_deadline(),
             Some(self.watch.next_check),
             Some(self.next_save),
+            self.dnsbl.as_ref().and_then(Dnsbl::next_deadline),
         ];
         deadlines.into_iter().flatten().min()
     }
@@ -227,6 +281,9 @@ impl Pipeline {
         if restart && self.reporter {
             crate::warn!("[input] listen and workers change only with a restart; kept the old");
         }
+        if config.dnsbl != old.dnsbl && self.reporter {
+            crate::warn!("[dnsbl] changes take effect at the next restart; kept the old");
+        }
         if config.output != old.output {
             match Outputs::open(&config.output, std::process::id()) {
                 Ok(outputs) => {
@@ -239,6 +296,7 @@ impl Pipeline {
             self.outputs.reopen_files();
         }
         self.exporters = config.input.exporters.clone();
+        self.remote = RemoteFilter::new(&config);
         self.alerter = self.alerter_for(&config, now_us);
         self.watch.reconfigure(&config);
         self.install(built, now_us);
@@ -361,18 +419,25 @@ impl Pipeline {
         &self.counters
     }
 
-    /// One line of every counter, for the periodic stats line and SIGUSR1.
+    /// One line of every counter, for the periodic stats line and SIGUSR1. Names are
+    /// kebab-case like the configuration's; DNSBL counters carry a `dnsbl-` prefix.
     pub fn stats(&self) -> String {
+        use std::fmt::Write;
+
+        let decoder = self.decoder.counters().fields().map(|(n, v)| ("", n, v));
+        let alerts = self.alerter.counters().fields().map(|(n, v)| ("", n, v));
+        let outputs = self.outputs.counters().fields().map(|(n, v)| ("", n, v));
+        let own = self.counters.fields().map(|(n, v)| ("", n, v));
+        let dnsbl = self.dnsbl.iter().flat_map(|d| d.counters().fields());
+        let dnsbl = dnsbl.map(|(n, v)| ("dnsbl-", n, v));
+        let all = own.chain(decoder).chain(alerts).chain(outputs).chain(dnsbl);
+
         let mut line = String::new();
-        let decoder = self.decoder.counters().fields();
-        let alerts = self.alerter.counters().fields();
-        let outputs = self.outputs.counters().fields();
-        let own = self.counters.fields();
-        for (name, value) in own.chain(decoder).chain(alerts).chain(outputs) {
+        for (prefix, name, value) in all {
             if !line.is_empty() {
                 line.push(' ');
             }
-            line.push_str(&format!("{name}={value}"));
+            let _ = write!(line, "{prefix}{}={value}", name.replace('_', "-"));
         }
         line.push_str(&format!(" templates={}", self.decoder.templates_known()));
         line.push_str(&format!(" prefixes={}", self.indicators.set.prefixes()));
@@ -389,6 +454,43 @@ impl PipelineCounters {
             ("reloads-failed", self.reloads_failed),
         ]
         .into_iter()
+    }
+}
+
+/// Which addresses of a flow are worth a DNSBL query: remote (not `home`), not excluded
+/// (`exclude`, and the bogons when `exclude-bogons`), and not already on a static list.
+struct RemoteFilter {
+    home: Vec<IpNet>,
+    excluded: Vec<IpNet>,
+}
+
+impl RemoteFilter {
+    fn new(config: &Config) -> RemoteFilter {
+        let mut excluded = config.networks.exclude.clone();
+        if config.networks.exclude_bogons {
+            let bogons = build::BOGONS
+                .iter()
+                .filter_map(|(net, _)| net.parse::<IpNet>().ok());
+            excluded.extend(bogons);
+        }
+        RemoteFilter {
+            home: config.networks.home.clone(),
+            excluded,
+        }
+    }
+
+    fn candidates<'a>(
+        &'a self,
+        flow: &FlowRecord,
+        set: &'a IndicatorSet,
+    ) -> impl Iterator<Item = IpAddr> + 'a {
+        let addresses = [flow.src, flow.dst, flow.nat_src, flow.nat_dst];
+        let wanted = move |address: &IpAddr| {
+            let address = flow::canonical(*address);
+            let inside = |nets: &[IpNet]| nets.iter().any(|net| net.contains(&address));
+            !inside(&self.home) && !inside(&self.excluded) && !set.is_listed(address)
+        };
+        addresses.into_iter().flatten().filter(wanted)
     }
 }
 

@@ -20,6 +20,7 @@ use crate::intel::build::Built;
 use crate::pipeline::{Pipeline, Rebuild};
 
 const COMMANDS: Token = Token(0);
+const DNSBL: Token = Token(1);
 /// Sockets take tokens from here up; output connections from `OUTPUT_TOKENS` up.
 const FIRST_SOCKET: usize = 16;
 const OUTPUT_TOKENS: usize = 1 << 20;
@@ -98,6 +99,7 @@ impl Worker {
         let now = clock.now_micros();
         let mut pipeline = Pipeline::start(&config, built, id, now).context("cannot start")?;
         pipeline.register_outputs(poll.registry(), OUTPUT_TOKENS)?;
+        pipeline.register_dnsbl(poll.registry(), DNSBL)?;
 
         let worker = Worker {
             id,
@@ -133,6 +135,10 @@ impl Worker {
                         if self.handle_commands(commands) == Flow::Stop {
                             return Ok(());
                         }
+                    }
+                    DNSBL => {
+                        let now = self.clock.now_micros();
+                        self.pipeline.on_dnsbl_readable(now);
                     }
                     Token(token) if token >= OUTPUT_TOKENS => {
                         let now = self.clock.now_micros();

@@ -910,3 +910,73 @@ fn with_no_resolver_listening_the_start_self_test_fails_after_the_retry() {
     assert_eq!((c.self_tests_passed, c.self_tests_failed), (0, 1));
     assert_eq!(dnsbl.sizes(), (0, 0));
 }
+
+/// The running service asks the zone about a remote address no list names, and writes the
+/// ordinary hit record, from the original flow, when the answer arrives.
+#[test]
+fn the_service_writes_a_hit_when_a_zone_lists_a_remote_address() {
+    use crate::harness::{exporter, mask, stat, v5_datagram, Daemon, TempDir, V5Flow, PATIENCE};
+
+    let server = Server::start();
+    let listed = Behaviour::Listed(vec![[127, 0, 0, 2]], 60);
+    server.script("127.0.0.2", "bl.test", listed);
+    let listed = Behaviour::Listed(vec![[127, 0, 0, 4]], 60);
+    server.script("198.51.100.99", "bl.test", listed);
+
+    let dir = TempDir::new("dnsbl-service");
+    dir.write("static.txt", "203.0.113.1\n");
+    let text = format!(
+        "[input]\nlisten = [\"127.0.0.1:0\"]\n[networks]\nhome = [\"192.0.2.0/24\"]\n\
+         [state]\ndir = \"state\"\n\
+         [[list]]\nname = \"static\"\npath = \"static.txt\"\nformat = \"plain\"\n\
+         [output]\nhostname = \"test\"\nfile = \"alerts.log\"\n\
+         [dnsbl]\nenabled = true\nresolver = \"{}\"\ntimeout = \"1s\"\n{}",
+        server.address,
+        zone_toml("testbl", "bl.test", false)
+    );
+    let config = dir.write("flowalert.toml", &text);
+    let daemon = Daemon::start(&config);
+
+    let flow = V5Flow {
+        src: [192, 0, 2, 12],
+        dst: [198, 51, 100, 99],
+        sport: 40000,
+        dport: 443,
+        proto: 6,
+        flags: 0x02,
+        packets: 1,
+        octets: 60,
+        first: 590_000,
+        last: 590_000,
+    };
+    let socket = exporter();
+    let log = dir.path.join("alerts.log");
+    let deadline = std::time::Instant::now() + PATIENCE;
+    // Lookups wait for the zone's start self-test; send until the answer has come.
+    let mut sequence = 0;
+    let line = loop {
+        let datagram = v5_datagram(600_000, 1_764_787_200, sequence, &[flow]);
+        socket.send_to(&datagram, daemon.flow_address).unwrap();
+        sequence += 1;
+        std::thread::sleep(Duration::from_millis(50));
+        let text = std::fs::read_to_string(&log).unwrap_or_default();
+        if let Some(line) = text.lines().next() {
+            break line.to_owned();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no DNSBL hit was written"
+        );
+    };
+    assert_eq!(
+        mask(&line),
+        "TIME test flowalert[PID]: hit src=192.0.2.12 sport=40000 dst=198.51.100.99 \
+         dport=443 proto=TCP dir=out match=dst listed=198.51.100.99 lists=testbl refs=- \
+         start=2025-12-03T18:39:50.000Z exporter=127.0.0.1 sampling=1 packets=1 bytes=60 \
+         names=\"127.0.0.4 XBL\""
+    );
+    assert_eq!(server.asked("198.51.100.99", "bl.test", RecordType::A), 1);
+    let (code, stats) = daemon.stop();
+    assert_eq!(code, 0);
+    assert_eq!(stat(&stats, "dnsbl-answers-listed"), 1, "{stats}");
+}

@@ -549,11 +549,11 @@ fn two_workers_keep_each_exporters_templates_with_its_data() {
     let total = |name: &str| stat(&first, name) + stat(&second, name);
     assert_eq!(total("datagrams"), 6 * u64::from(exporters));
     assert_eq!(
-        total("records_v9"),
+        total("records-v9"),
         5 * u64::from(exporters),
         "{first}\n{second}"
     );
-    assert_eq!(total("sets_no_template"), 0);
+    assert_eq!(total("sets-no-template"), 0);
     let both = stat(&first, "datagrams") > 0 && stat(&second, "datagrams") > 0;
     assert!(both, "{first}\n{second}");
 }
