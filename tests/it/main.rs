@@ -3,6 +3,7 @@
 mod common;
 mod conformance;
 mod dnsbl;
+mod exporters;
 mod harness;
 mod lists;
 mod outputs;
@@ -10,3 +11,4 @@ mod service;
 mod siem_decoders;
 mod update;
 mod vectors;
+mod wireshark;
