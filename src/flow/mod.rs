@@ -16,6 +16,9 @@ pub mod template;
 pub mod v5;
 pub mod v9;
 
+#[cfg(test)]
+mod testutil;
+
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::path::Path;
