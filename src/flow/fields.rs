@@ -20,10 +20,16 @@ const NTP_UNIX_SECS: i64 = 2_208_988_800;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Act {
     Skip,
+    /// IPv4 addresses (IE 8, 12, 225, 226).
     Src,
     Dst,
     NatSrc,
     NatDst,
+    /// IPv6 addresses (IE 27, 28, 281, 282).
+    Src6,
+    Dst6,
+    NatSrc6,
+    NatDst6,
     SrcPort,
     DstPort,
     Proto,
@@ -82,10 +88,12 @@ fn iana(ie: u16) -> Act {
         4 => Act::Proto,
         6 => Act::TcpFlags,
         7 => Act::SrcPort,
-        8 | 27 => Act::Src,
+        8 => Act::Src,
+        27 => Act::Src6,
         10 => Act::InIf,
         11 => Act::DstPort,
-        12 | 28 => Act::Dst,
+        12 => Act::Dst,
+        28 => Act::Dst6,
         14 => Act::OutIf,
         21 => Act::EndUptime,
         22 => Act::StartUptime,
@@ -106,8 +114,10 @@ fn iana(ie: u16) -> Act {
         160 => Act::SystemInit,
         176 | 178 => Act::IcmpType,
         177 | 179 => Act::IcmpCode,
-        225 | 281 => Act::NatSrc,
-        226 | 282 => Act::NatDst,
+        225 => Act::NatSrc,
+        226 => Act::NatDst,
+        281 => Act::NatSrc6,
+        282 => Act::NatDst6,
         231 => Act::InitOctets,
         232 => Act::RespOctets,
         252 => Act::InPhys,
@@ -123,7 +133,8 @@ fn iana(ie: u16) -> Act {
 fn fits(act: Act, len: u16) -> bool {
     match act {
         Act::Skip => true,
-        Act::Src | Act::Dst | Act::NatSrc | Act::NatDst => matches!(len, 4 | 16 | VARLEN),
+        Act::Src | Act::Dst | Act::NatSrc | Act::NatDst => matches!(len, 4 | VARLEN),
+        Act::Src6 | Act::Dst6 | Act::NatSrc6 | Act::NatDst6 => matches!(len, 16 | VARLEN),
         _ => (1..=8).contains(&len) || len == VARLEN,
     }
 }
@@ -174,14 +185,6 @@ pub fn be_uint(b: &[u8]) -> u64 {
     }
 }
 
-fn addr(b: &[u8]) -> Option<IpAddr> {
-    if let Ok(v4) = <[u8; 4]>::try_from(b) {
-        return Some(IpAddr::V4(Ipv4Addr::from(v4)));
-    }
-    let v6 = <[u8; 16]>::try_from(b).ok()?;
-    Some(super::record::canonical(IpAddr::V6(Ipv6Addr::from(v6))))
-}
-
 /// NTP timestamp (seconds since 1900 in the high 32 bits, fraction in the low 32) as
 /// Unix ms. A value that fits 32 bits is taken as the seconds alone (a 4-byte field).
 fn ntp_ms(v: u64) -> i64 {
@@ -199,9 +202,9 @@ fn ntp_ms(v: u64) -> i64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Read {
     Src4,
-    Src16,
+    Src6,
     Dst4,
-    Dst16,
+    Dst6,
     /// Any other address field (post-NAT), by its action.
     Addr,
     U8,
@@ -215,11 +218,11 @@ pub enum Read {
 /// The read for action `act` on a field of `len` bytes (`Skip` is never compiled).
 pub fn read_for(act: Act, len: u16) -> Read {
     match (act, len) {
-        (Act::Src, 4) => Read::Src4,
-        (Act::Src, _) => Read::Src16,
-        (Act::Dst, 4) => Read::Dst4,
-        (Act::Dst, _) => Read::Dst16,
-        (Act::NatSrc | Act::NatDst, _) => Read::Addr,
+        (Act::Src, _) => Read::Src4,
+        (Act::Src6, _) => Read::Src6,
+        (Act::Dst, _) => Read::Dst4,
+        (Act::Dst6, _) => Read::Dst6,
+        (Act::NatSrc | Act::NatDst | Act::NatSrc6 | Act::NatDst6, _) => Read::Addr,
         (_, 1) => Read::U8,
         (_, 2) => Read::U16,
         (_, 4) => Read::U32,
@@ -299,10 +302,10 @@ impl Extra {
 #[inline(always)]
 pub fn apply_read(rec: &mut FlowRecord, x: &mut Extra, read: Read, act: Act, b: &[u8]) {
     match read {
-        Read::Src4 => rec.src = v4(b),
-        Read::Src16 => rec.src = v6(b),
-        Read::Dst4 => rec.dst = v4(b),
-        Read::Dst16 => rec.dst = v6(b),
+        Read::Src4 => put_v4(&mut rec.src, b),
+        Read::Src6 => put_v6(&mut rec.src, b),
+        Read::Dst4 => put_v4(&mut rec.dst, b),
+        Read::Dst6 => put_v6(&mut rec.dst, b),
         Read::Addr => apply_addr(rec, act, b),
         Read::U8 => x.put(act, b.first().map_or(0, |&v| u64::from(v))),
         Read::U16 => x.put(
@@ -323,19 +326,47 @@ pub fn apply(rec: &mut FlowRecord, x: &mut Extra, act: Act, b: &[u8]) {
     match act {
         Act::Skip => {}
         Act::Src | Act::Dst | Act::NatSrc | Act::NatDst => apply_addr(rec, act, b),
+        Act::Src6 | Act::Dst6 | Act::NatSrc6 | Act::NatDst6 => apply_addr(rec, act, b),
         _ if b.len() <= 8 => x.put(act, be_uint(b)),
         _ => {}
     }
 }
 
 fn apply_addr(rec: &mut FlowRecord, act: Act, b: &[u8]) {
-    let a = addr(b);
     match act {
-        Act::Src => rec.src = a,
-        Act::Dst => rec.dst = a,
-        Act::NatSrc => rec.nat_src = a,
-        Act::NatDst => rec.nat_dst = a,
+        Act::Src => put_v4(&mut rec.src, b),
+        Act::Dst => put_v4(&mut rec.dst, b),
+        Act::NatSrc => put_v4(&mut rec.nat_src, b),
+        Act::NatDst => put_v4(&mut rec.nat_dst, b),
+        Act::Src6 => put_v6(&mut rec.src, b),
+        Act::Dst6 => put_v6(&mut rec.dst, b),
+        Act::NatSrc6 => put_v6(&mut rec.nat_src, b),
+        Act::NatDst6 => put_v6(&mut rec.nat_dst, b),
         _ => {}
+    }
+}
+
+/// Templates that carry both IPv4 and IPv6 fields fill the unused family with zeros, in
+/// either order. An IPv4 address that is not 0.0.0.0 wins; an IPv6 one only replaces
+/// nothing or an unspecified address. (Where both are real, as in some SRv6 exports,
+/// IPv4 wins, like Wireshark's first column.)
+#[inline(always)]
+fn put_v4(slot: &mut Option<IpAddr>, b: &[u8]) {
+    let Some(a) = v4(b) else {
+        return;
+    };
+    if !a.is_unspecified() || slot.is_none() {
+        *slot = Some(a);
+    }
+}
+
+#[inline(always)]
+fn put_v6(slot: &mut Option<IpAddr>, b: &[u8]) {
+    let Some(a) = v6(b) else {
+        return;
+    };
+    if slot.map_or(true, |old| old.is_unspecified()) {
+        *slot = Some(a);
     }
 }
 

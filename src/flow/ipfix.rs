@@ -529,6 +529,29 @@ mod tests {
     }
 
     #[test]
+    fn dual_stack_templates_take_the_family_that_is_not_zero() {
+        let fields = [(27, 16), (8, 4), (28, 16), (12, 4)];
+        let mut v4_flow = vec![0; 16]; // IE 27 :: (unused family)
+        v4_flow.extend_from_slice(&[10, 0, 0, 1]); // IE 8
+        v4_flow.extend_from_slice(&[0; 16]); // IE 28 ::
+        v4_flow.extend_from_slice(&[192, 0, 2, 1]); // IE 12
+        let mut v6_flow = vec![0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 5];
+        v6_flow.extend_from_slice(&[0; 4]); // IE 8 0.0.0.0 (unused family)
+        v6_flow.extend_from_slice(&[0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 6]);
+        v6_flow.extend_from_slice(&[0; 4]); // IE 12 0.0.0.0
+        let sets = [
+            set(2, &template(300, &fields)),
+            set(300, &[v4_flow, v6_flow].concat()),
+        ];
+        let (_, out) = run(&[ipfix(SECS, 0, 1, &sets)]);
+        assert_eq!((out[0].src, out[0].dst), (ip("10.0.0.1"), ip("192.0.2.1")));
+        assert_eq!(
+            (out[1].src, out[1].dst),
+            (ip("2001:db8::5"), ip("2001:db8::6"))
+        );
+    }
+
+    #[test]
     fn records_without_any_address_are_emitted_and_counted() {
         let fields = [(4, 1), (1, 4)];
         let body = [6, 0, 0, 0, 40];

@@ -65,7 +65,7 @@ impl Steps {
         }
         if !matches!(
             read,
-            Read::Src4 | Read::Src16 | Read::Dst4 | Read::Dst16 | Read::Addr
+            Read::Src4 | Read::Src6 | Read::Dst4 | Read::Dst6 | Read::Addr
         ) {
             self.mask |= bit(act);
         }
