@@ -561,3 +561,108 @@ impl Extra {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn be_uint_reads_every_reduced_size() {
+        assert_eq!(be_uint(&[0x12]), 0x12);
+        assert_eq!(be_uint(&[0x12, 0x34, 0x56]), 0x12_3456);
+        assert_eq!(be_uint(&[1, 2, 3, 4, 5, 6, 7]), 0x01_0203_0405_0607);
+        assert_eq!(be_uint(&[0xff; 8]), u64::MAX);
+        assert_eq!(be_uint(&[]), 0);
+    }
+
+    #[test]
+    fn ntp_timestamps_become_unix_millis() {
+        let secs = 1_796_325_242u64 + 2_208_988_800;
+        assert_eq!(ntp_ms(secs << 32 | 0x4000_0000), 1_796_325_242_250); // + 0.25 s
+        assert_eq!(ntp_ms(secs), 1_796_325_242_000); // a 4-byte field: seconds only
+    }
+
+    #[test]
+    fn enterprise_fields_and_unusable_lengths_are_skipped() {
+        assert_eq!(action(8, 0, 4), Act::Src);
+        assert_eq!(action(8, 29305, 4), Act::Skip);
+        assert_eq!(action(8, 0, 2), Act::Skip); // H3C sends odd address lengths
+        assert_eq!(action(27, 0, 16), Act::Src6);
+        assert_eq!(action(1, 0, 9), Act::Skip);
+        assert_eq!(action(1, 0, VARLEN), Act::OctetsDelta);
+        assert_eq!(action(9999, 0, 4), Act::Skip);
+    }
+
+    fn ctx(sampling: &Sampling) -> Ctx<'_> {
+        Ctx {
+            exporter: "192.0.2.1".parse().unwrap(),
+            version: 10,
+            domain: 0,
+            export_ms: 1_000_000,
+            boot_ms: Some(500_000),
+            sampling,
+        }
+    }
+
+    fn finished(fields: &[(Act, &[u8])], sampling: &Sampling) -> FlowRecord {
+        let c = ctx(sampling);
+        let mut rec = FlowRecord::new(c.exporter, 10, 0);
+        let mut x = Extra::default();
+        for (act, b) in fields {
+            apply(&mut rec, &mut x, *act, b);
+        }
+        x.finish(&mut rec, &c);
+        rec
+    }
+
+    #[test]
+    fn delta_counters_win_over_totals_and_totals_over_asa() {
+        let s = Sampling::default();
+        let r = finished(&[(Act::OctetsTotal, &[9]), (Act::OctetsDelta, &[5])], &s);
+        assert_eq!(r.octets, 5);
+        let r = finished(&[(Act::InitOctets, &[9]), (Act::OctetsTotal, &[7])], &s);
+        assert_eq!(r.octets, 7);
+        let r = finished(&[(Act::InitPackets, &[2]), (Act::RespPackets, &[3])], &s);
+        assert_eq!(r.packets, 5);
+    }
+
+    #[test]
+    fn export_relative_delta_micros_count_back_from_export_time() {
+        let s = Sampling::default();
+        let r = finished(&[(Act::StartDeltaMicros, &[0x0f, 0x42, 0x40])], &s); // 1 s
+        assert_eq!(r.start, Some(999_000));
+    }
+
+    #[test]
+    fn sampling_prefers_the_record_then_the_sampler_then_the_domain() {
+        let mut s = Sampling {
+            default: 10,
+            ..Sampling::default()
+        };
+        s.samplers.insert(3, 500);
+        assert_eq!(finished(&[(Act::Proto, &[6])], &s).sampling, 1); // base set by caller
+        assert_eq!(finished(&[(Act::SamplerId, &[3])], &s).sampling, 500);
+        assert_eq!(finished(&[(Act::SamplerId, &[4])], &s).sampling, 10);
+        let own = [
+            (Act::SamplerId, &[3][..]),
+            (Act::SamplingInterval, &[0, 64]),
+        ];
+        assert_eq!(finished(&own, &s).sampling, 64);
+    }
+
+    #[test]
+    fn packet_interval_and_space_give_the_rate() {
+        let s = Sampling::default();
+        let x = |interval: &[u8], space: &[u8]| {
+            let c = ctx(&s);
+            let mut rec = FlowRecord::new(c.exporter, 10, 0);
+            let mut x = Extra::default();
+            apply(&mut rec, &mut x, Act::SamplingInterval, interval);
+            apply(&mut rec, &mut x, Act::PacketSpace, space);
+            x.option_facts().rate
+        };
+        assert_eq!(x(&[1], &[99]), Some(100));
+        assert_eq!(x(&[1], &[0]), Some(1));
+        assert_eq!(x(&[0], &[9]), None); // interval 0: no rate
+    }
+}
