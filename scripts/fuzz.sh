@@ -30,5 +30,6 @@ seed() {
 for t in $targets; do
     seed "$t"
     echo "== fuzz target $t ($limit)"
-    cargo +nightly fuzz run --sanitizer none --debug-assertions "$t" "fuzz/corpus/$t" -- "$limit" -timeout=5 -rss_limit_mb=1024
+    cargo +nightly fuzz run --sanitizer none --debug-assertions "$t" "fuzz/corpus/$t" -- \
+        "$limit" -timeout=5 -rss_limit_mb=1024
 done
