@@ -62,7 +62,6 @@ pub enum Act {
     EndDeltaMicros,
     SamplerId,
     SamplingInterval,
-    PacketInterval,
     PacketSpace,
     SystemInit,
 }
@@ -240,6 +239,9 @@ pub struct Extra {
 }
 
 const SLOTS: usize = Act::SystemInit as usize + 1;
+
+// Every action needs a bit of `Extra::set`.
+const _: () = assert!(SLOTS <= 64);
 
 impl Default for Extra {
     fn default() -> Extra {

@@ -67,7 +67,7 @@ impl<'a> Header<'a> {
 }
 
 /// Decodes one IPFIX message into `out`.
-pub fn decode(ex: &mut Exporter, exporter: IpAddr, buf: &[u8], run: &mut Run) {
+pub(crate) fn decode(ex: &mut Exporter, exporter: IpAddr, buf: &[u8], run: &mut Run) {
     let h = match Header::new_checked(buf) {
         Ok(h) => h,
         Err(e) => return run.c.malformed(e.kind()),

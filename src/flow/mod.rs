@@ -7,12 +7,12 @@
 mod cache;
 pub mod counters;
 pub mod error;
-pub mod fields;
+mod fields;
 pub mod ipfix;
 mod persist;
 pub mod record;
-pub mod sets;
-pub mod template;
+mod sets;
+mod template;
 pub mod v5;
 pub mod v9;
 

@@ -96,7 +96,7 @@ impl<'a> Header<'a> {
 }
 
 /// Decodes one v5 datagram into `out`.
-pub fn decode(ex: &mut Exporter, exporter: IpAddr, buf: &[u8], run: &mut Run) {
+pub(crate) fn decode(ex: &mut Exporter, exporter: IpAddr, buf: &[u8], run: &mut Run) {
     let (out, c) = (&mut *run.out, &mut *run.c);
     let h = match Header::new_checked(buf) {
         Ok(h) => h,

@@ -61,7 +61,7 @@ impl<'a> Header<'a> {
 }
 
 /// Decodes one v9 datagram into `out`.
-pub fn decode(ex: &mut Exporter, exporter: IpAddr, buf: &[u8], run: &mut Run) {
+pub(crate) fn decode(ex: &mut Exporter, exporter: IpAddr, buf: &[u8], run: &mut Run) {
     let h = match Header::new_checked(buf) {
         Ok(h) => h,
         Err(e) => return run.c.malformed(e.kind()),
