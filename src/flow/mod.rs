@@ -166,8 +166,8 @@ impl Decoder {
     }
 
     /// Restores templates saved by `save`, skipping those older than `max_restored_age_ms`;
-    /// returns how many. An unreadable file is an `Err` with the warning to log; the cache
-    /// is then left as it was.
+    /// returns how many (0 when there is no file yet). An unreadable file is an `Err` with
+    /// the warning to log; the cache is then left as it was.
     pub fn restore(&mut self, path: &Path, now_ms: i64) -> Result<usize, String> {
         let limits = self.limits.clone();
         persist::restore(&mut self.exporters, &limits, path, now_ms)

@@ -112,6 +112,10 @@ pub fn restore(
     path: &Path,
     now_ms: i64,
 ) -> Result<usize, String> {
+    // No file yet (first start) is not a problem worth a warning.
+    if matches!(std::fs::metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+        return Ok(0);
+    }
     let file =
         read(path).map_err(|e| format!("template cache {} discarded: {e}", path.display()))?;
     let mut restored = 0;
@@ -304,7 +308,7 @@ mod tests {
             err.ends_with("format flowalert-templates version 99 unknown"),
             "{err}"
         );
-        assert!(d.restore(&temp("missing.json"), NOW).is_err());
+        assert_eq!(d.restore(&temp("missing.json"), NOW), Ok(0));
         assert_eq!(d.templates_known(), 0);
     }
 
