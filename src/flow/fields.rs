@@ -10,6 +10,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::record::FlowRecord;
 
+/// The time of a 32-bit uptime value `v` (ms) seen in a message exported at `export_ms` by an
+/// exporter that booted at `boot_ms`. The counter wraps every 49.7 days: a value far ahead
+/// of the header's uptime was taken before the wrap.
+pub fn uptime_time(boot_ms: i64, export_ms: i64, v: u64) -> i64 {
+    let uptime = export_ms.wrapping_sub(boot_ms);
+    let mut ahead = (v as i64).wrapping_sub(uptime);
+    if ahead > 1 << 31 {
+        ahead -= 1 << 32;
+    }
+    export_ms.wrapping_add(ahead)
+}
+
 /// The length that marks an IPFIX variable-length field (also sent by vendors in v9).
 pub const VARLEN: u16 = 65535;
 
@@ -498,14 +510,17 @@ impl Extra {
         if self.set & relative == 0 {
             return;
         }
-        let boot = self.get(Act::SystemInit).map(|v| v as i64).or(ctx.boot_ms);
-        if let Some(boot) = boot {
-            if let Some(v) = self.get(Act::StartUptime) {
-                rec.start = Some(boot.wrapping_add(v as i64));
-            }
-            if let Some(v) = self.get(Act::EndUptime) {
-                rec.end = Some(boot.wrapping_add(v as i64));
-            }
+        let init = self.get(Act::SystemInit).map(|v| v as i64);
+        let at = |v: u64| match (init, ctx.boot_ms) {
+            (Some(init), _) => Some(init.wrapping_add(v as i64)),
+            (None, Some(boot)) => Some(uptime_time(boot, ctx.export_ms, v)),
+            (None, None) => None,
+        };
+        if let Some(v) = self.get(Act::StartUptime) {
+            rec.start = at(v).or(rec.start);
+        }
+        if let Some(v) = self.get(Act::EndUptime) {
+            rec.end = at(v).or(rec.end);
         }
         let ago = |us: u64| ctx.export_ms.wrapping_sub((us / 1000) as i64);
         if let Some(v) = self.get(Act::StartDeltaMicros) {
@@ -626,6 +641,14 @@ mod tests {
         assert_eq!(r.octets, 7);
         let r = finished(&[(Act::InitPackets, &[2]), (Act::RespPackets, &[3])], &s);
         assert_eq!(r.packets, 5);
+    }
+
+    #[test]
+    fn uptime_values_from_before_a_wrap_of_the_counter() {
+        // Exported at 1 000 000 ms, uptime 1000 ms (just wrapped): boot at 999 000.
+        assert_eq!(uptime_time(999_000, 1_000_000, 400), 999_400);
+        // 2^32 - 4000: taken 5 s before export, before the wrap.
+        assert_eq!(uptime_time(999_000, 1_000_000, (1 << 32) - 4000), 995_000);
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::cache::{Exporter, Run};
 use super::error::HeaderError;
+use super::fields::uptime_time;
 use super::record::FlowRecord;
 
 pub const HEADER_LEN: usize = 24;
@@ -114,8 +115,9 @@ pub(crate) fn decode(ex: &mut Exporter, exporter: IpAddr, buf: &[u8], run: &mut 
         ..FlowRecord::new(exporter, 5, domain)
     };
     let boot = h.boot_ms();
+    let export = boot + i64::from(h.sys_uptime());
     for rec in payload.chunks_exact(RECORD_LEN) {
-        out.push(record(&base, boot, rec));
+        out.push(record(&base, (boot, export), rec));
     }
     c.records(5, whole as u64);
 
@@ -124,8 +126,9 @@ pub(crate) fn decode(ex: &mut Exporter, exporter: IpAddr, buf: &[u8], run: &mut 
     }
 }
 
-/// One 48-byte record (`rec` is exactly `RECORD_LEN` long).
-fn record(base: &FlowRecord, boot_ms: i64, rec: &[u8]) -> FlowRecord {
+/// One 48-byte record (`rec` is exactly `RECORD_LEN` long); `times` is (boot, export) ms.
+fn record(base: &FlowRecord, times: (i64, i64), rec: &[u8]) -> FlowRecord {
+    let at = |v: u32| uptime_time(times.0, times.1, u64::from(v));
     let v4 = |r| {
         let v = be32(rec, r);
         Some(IpAddr::V4(Ipv4Addr::from(v)))
@@ -140,8 +143,8 @@ fn record(base: &FlowRecord, boot_ms: i64, rec: &[u8]) -> FlowRecord {
         output_if: u32::from(be16(rec, 14..16)),
         packets: u64::from(be32(rec, 16..20)),
         octets: u64::from(be32(rec, 20..24)),
-        start: Some(boot_ms + i64::from(be32(rec, 24..28))),
-        end: Some(boot_ms + i64::from(be32(rec, 28..32))),
+        start: Some(at(be32(rec, 24..28))),
+        end: Some(at(be32(rec, 28..32))),
         src_port: be16(rec, 32..34),
         dst_port,
         tcp_flags: u16::from(byte(37)),
