@@ -11,6 +11,8 @@ use std::time::Instant;
 
 use flowalert::flow::{Decoder, FlowRecord, Limits};
 
+mod pcap_udp;
+
 const RECORDS: usize = 30;
 const RUNS: usize = 7;
 const DATAGRAMS_PER_RUN: usize = 200_000;
@@ -196,8 +198,63 @@ fn bench(name: &str, template: Option<Vec<u8>>, data: Vec<u8>) {
     );
 }
 
+/// Records per CPU second decoding a whole capture again and again, templates included
+/// (each pass starts with a fresh decoder, as a collector that just started).
+fn bench_capture(path: &std::path::Path) {
+    let Ok(bytes) = std::fs::read(path) else {
+        return;
+    };
+    let datagrams = pcap_udp::udp_datagrams(&bytes);
+    let mut out = Vec::new();
+    let mut records = 0;
+    let passes = 200;
+    let cpu0 = cpu_secs().unwrap_or(0.0);
+    let start = Instant::now();
+    for _ in 0..passes {
+        let mut decoder = Decoder::new(Limits::default());
+        for d in &datagrams {
+            out.clear();
+            decoder.decode(d.src, black_box(&d.payload), d.time_ms, &mut out);
+            records += out.len();
+        }
+    }
+    let cpu = match cpu_secs() {
+        Some(c) if c > cpu0 => c - cpu0,
+        _ => start.elapsed().as_secs_f64(),
+    };
+    let name = path.file_name().unwrap_or_default().to_string_lossy();
+    println!(
+        "  {name}: {:.2} M records/s per core ({} records in {} datagrams per pass)",
+        records as f64 / cpu / 1e6,
+        records / passes,
+        datagrams.len()
+    );
+}
+
+fn testdata() -> std::path::PathBuf {
+    match std::env::var_os("FLOWALERT_TESTDATA") {
+        Some(dir) => dir.into(),
+        None => std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/testdata"),
+    }
+}
+
 fn main() {
     bench("v5", None, v5_datagram());
     bench("v9", Some(v9_datagram(true)), v9_datagram(false));
     bench("ipfix", Some(ipfix_datagram(true)), ipfix_datagram(false));
+
+    let own = testdata().join("captures/own");
+    println!("real captures ({}), fresh decoder per pass:", own.display());
+    let Ok(dir) = std::fs::read_dir(&own) else {
+        println!("  not found: set FLOWALERT_TESTDATA");
+        return;
+    };
+    let mut paths: Vec<_> = dir.filter_map(|e| e.ok().map(|e| e.path())).collect();
+    paths.sort();
+    for p in paths {
+        let name = p.to_string_lossy();
+        if name.ends_with(".pcap") && !name.contains("input_traffic") && !name.contains("sflow") {
+            bench_capture(&p);
+        }
+    }
 }

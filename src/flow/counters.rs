@@ -1,9 +1,8 @@
 //! What the decoders counted, per exporter and in total.
 //!
-//! Every counter only grows. A datagram is counted in exactly one of `datagrams` (decoded, in
-//! part or whole) or the header / version / exporter-limit drops, all of which also count it
-//! in `datagrams`; the totals are the sum over exporters plus what arrived before an exporter
-//! could be tracked (`exporter_limit`).
+//! Every counter only grows and each event is counted once, where it happens. The totals
+//! are the sum over every exporter ever seen (expired ones included) plus the datagrams of
+//! exporters that could not be tracked (`exporter_limit`).
 
 use super::error::Malformed;
 

@@ -10,6 +10,18 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use super::record::FlowRecord;
 
+/// The time of a 32-bit uptime value `v` (ms) seen in a message exported at `export_ms` by an
+/// exporter that booted at `boot_ms`. The counter wraps every 49.7 days: a value far ahead
+/// of the header's uptime was taken before the wrap.
+pub fn uptime_time(boot_ms: i64, export_ms: i64, v: u64) -> i64 {
+    let uptime = export_ms.wrapping_sub(boot_ms);
+    let mut ahead = (v as i64).wrapping_sub(uptime);
+    if ahead > 1 << 31 {
+        ahead -= 1 << 32;
+    }
+    export_ms.wrapping_add(ahead)
+}
+
 /// The length that marks an IPFIX variable-length field (also sent by vendors in v9).
 pub const VARLEN: u16 = 65535;
 
@@ -20,10 +32,16 @@ const NTP_UNIX_SECS: i64 = 2_208_988_800;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Act {
     Skip,
+    /// IPv4 addresses (IE 8, 12, 225, 226).
     Src,
     Dst,
     NatSrc,
     NatDst,
+    /// IPv6 addresses (IE 27, 28, 281, 282).
+    Src6,
+    Dst6,
+    NatSrc6,
+    NatDst6,
     SrcPort,
     DstPort,
     Proto,
@@ -56,7 +74,6 @@ pub enum Act {
     EndDeltaMicros,
     SamplerId,
     SamplingInterval,
-    PacketInterval,
     PacketSpace,
     SystemInit,
 }
@@ -82,10 +99,12 @@ fn iana(ie: u16) -> Act {
         4 => Act::Proto,
         6 => Act::TcpFlags,
         7 => Act::SrcPort,
-        8 | 27 => Act::Src,
+        8 => Act::Src,
+        27 => Act::Src6,
         10 => Act::InIf,
         11 => Act::DstPort,
-        12 | 28 => Act::Dst,
+        12 => Act::Dst,
+        28 => Act::Dst6,
         14 => Act::OutIf,
         21 => Act::EndUptime,
         22 => Act::StartUptime,
@@ -106,8 +125,10 @@ fn iana(ie: u16) -> Act {
         160 => Act::SystemInit,
         176 | 178 => Act::IcmpType,
         177 | 179 => Act::IcmpCode,
-        225 | 281 => Act::NatSrc,
-        226 | 282 => Act::NatDst,
+        225 => Act::NatSrc,
+        226 => Act::NatDst,
+        281 => Act::NatSrc6,
+        282 => Act::NatDst6,
         231 => Act::InitOctets,
         232 => Act::RespOctets,
         252 => Act::InPhys,
@@ -123,7 +144,8 @@ fn iana(ie: u16) -> Act {
 fn fits(act: Act, len: u16) -> bool {
     match act {
         Act::Skip => true,
-        Act::Src | Act::Dst | Act::NatSrc | Act::NatDst => matches!(len, 4 | 16 | VARLEN),
+        Act::Src | Act::Dst | Act::NatSrc | Act::NatDst => matches!(len, 4 | VARLEN),
+        Act::Src6 | Act::Dst6 | Act::NatSrc6 | Act::NatDst6 => matches!(len, 16 | VARLEN),
         _ => (1..=8).contains(&len) || len == VARLEN,
     }
 }
@@ -174,14 +196,6 @@ pub fn be_uint(b: &[u8]) -> u64 {
     }
 }
 
-fn addr(b: &[u8]) -> Option<IpAddr> {
-    if let Ok(v4) = <[u8; 4]>::try_from(b) {
-        return Some(IpAddr::V4(Ipv4Addr::from(v4)));
-    }
-    let v6 = <[u8; 16]>::try_from(b).ok()?;
-    Some(super::record::canonical(IpAddr::V6(Ipv6Addr::from(v6))))
-}
-
 /// NTP timestamp (seconds since 1900 in the high 32 bits, fraction in the low 32) as
 /// Unix ms. A value that fits 32 bits is taken as the seconds alone (a 4-byte field).
 fn ntp_ms(v: u64) -> i64 {
@@ -199,9 +213,9 @@ fn ntp_ms(v: u64) -> i64 {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Read {
     Src4,
-    Src16,
+    Src6,
     Dst4,
-    Dst16,
+    Dst6,
     /// Any other address field (post-NAT), by its action.
     Addr,
     U8,
@@ -215,11 +229,11 @@ pub enum Read {
 /// The read for action `act` on a field of `len` bytes (`Skip` is never compiled).
 pub fn read_for(act: Act, len: u16) -> Read {
     match (act, len) {
-        (Act::Src, 4) => Read::Src4,
-        (Act::Src, _) => Read::Src16,
-        (Act::Dst, 4) => Read::Dst4,
-        (Act::Dst, _) => Read::Dst16,
-        (Act::NatSrc | Act::NatDst, _) => Read::Addr,
+        (Act::Src, _) => Read::Src4,
+        (Act::Src6, _) => Read::Src6,
+        (Act::Dst, _) => Read::Dst4,
+        (Act::Dst6, _) => Read::Dst6,
+        (Act::NatSrc | Act::NatDst | Act::NatSrc6 | Act::NatDst6, _) => Read::Addr,
         (_, 1) => Read::U8,
         (_, 2) => Read::U16,
         (_, 4) => Read::U32,
@@ -237,6 +251,9 @@ pub struct Extra {
 }
 
 const SLOTS: usize = Act::SystemInit as usize + 1;
+
+// Every action needs a bit of `Extra::set`.
+const _: () = assert!(SLOTS <= 64);
 
 impl Default for Extra {
     fn default() -> Extra {
@@ -299,10 +316,10 @@ impl Extra {
 #[inline(always)]
 pub fn apply_read(rec: &mut FlowRecord, x: &mut Extra, read: Read, act: Act, b: &[u8]) {
     match read {
-        Read::Src4 => fill(&mut rec.src, v4(b)),
-        Read::Src16 => fill(&mut rec.src, v6(b)),
-        Read::Dst4 => fill(&mut rec.dst, v4(b)),
-        Read::Dst16 => fill(&mut rec.dst, v6(b)),
+        Read::Src4 => put_v4(&mut rec.src, b),
+        Read::Src6 => put_v6(&mut rec.src, b),
+        Read::Dst4 => put_v4(&mut rec.dst, b),
+        Read::Dst6 => put_v6(&mut rec.dst, b),
         Read::Addr => apply_addr(rec, act, b),
         Read::U8 => x.put(act, b.first().map_or(0, |&v| u64::from(v))),
         Read::U16 => x.put(
@@ -323,54 +340,48 @@ pub fn apply(rec: &mut FlowRecord, x: &mut Extra, act: Act, b: &[u8]) {
     match act {
         Act::Skip => {}
         Act::Src | Act::Dst | Act::NatSrc | Act::NatDst => apply_addr(rec, act, b),
+        Act::Src6 | Act::Dst6 | Act::NatSrc6 | Act::NatDst6 => apply_addr(rec, act, b),
         _ if b.len() <= 8 => x.put(act, be_uint(b)),
         _ => {}
     }
 }
 
 fn apply_addr(rec: &mut FlowRecord, act: Act, b: &[u8]) {
-    let a = addr(b);
     match act {
-        Act::Src => fill(&mut rec.src, a),
-        Act::Dst => fill(&mut rec.dst, a),
-        Act::NatSrc => fill(&mut rec.nat_src, a),
-        Act::NatDst => fill(&mut rec.nat_dst, a),
+        Act::Src => put_v4(&mut rec.src, b),
+        Act::Dst => put_v4(&mut rec.dst, b),
+        Act::NatSrc => put_v4(&mut rec.nat_src, b),
+        Act::NatDst => put_v4(&mut rec.nat_dst, b),
+        Act::Src6 => put_v6(&mut rec.src, b),
+        Act::Dst6 => put_v6(&mut rec.dst, b),
+        Act::NatSrc6 => put_v6(&mut rec.nat_src, b),
+        Act::NatDst6 => put_v6(&mut rec.nat_dst, b),
         _ => {}
     }
 }
 
-/// The first specified address wins. Templates with both IPv4 and IPv6 address fields
-/// (Cisco IOS XR template 313) send the family a flow does not use as all zeros.
+/// Templates that carry both IPv4 and IPv6 fields fill the unused family with zeros, in
+/// either order. An IPv4 address that is not 0.0.0.0 wins; an IPv6 one only replaces
+/// nothing or an unspecified address. (Where both are real, as in some SRv6 exports,
+/// IPv4 wins, like Wireshark's first column.)
 #[inline(always)]
-fn fill(slot: &mut Option<IpAddr>, new: Option<IpAddr>) {
-    let open = match slot {
-        Some(old) => old.is_unspecified(),
-        None => true,
+fn put_v4(slot: &mut Option<IpAddr>, b: &[u8]) {
+    let Some(a) = v4(b) else {
+        return;
     };
-    if open && new.is_some() {
-        *slot = new;
+    if !a.is_unspecified() || slot.is_none() {
+        *slot = Some(a);
     }
 }
 
-/// An uptime-relative time (IE 21/22, v5 first/last) as Unix ms. Uptimes are 32-bit
-/// milliseconds that wrap every 49.7 days, and exporters send times from before a wrap
-/// (softflowd's 0xffffffff for "1 ms before boot"; softflowd -r flows older than its
-/// start), so the time taken is the one at most 49.7 days before the export time or at
-/// most an hour after it. Without a wrap that is `boot_ms + uptime`, which is also what a
-/// header inconsistent with the boot time (export before boot, or 49.7 days after) gets.
-pub fn from_uptime(boot_ms: i64, export_ms: i64, uptime: u64) -> i64 {
-    const AHEAD_MS: u32 = 3_600_000;
-    let since_boot = export_ms.wrapping_sub(boot_ms);
-    let (Ok(uptime32), Ok(now)) = (u32::try_from(uptime), u32::try_from(since_boot)) else {
-        return boot_ms.wrapping_add(uptime as i64);
+#[inline(always)]
+fn put_v6(slot: &mut Option<IpAddr>, b: &[u8]) {
+    let Some(a) = v6(b) else {
+        return;
     };
-    let ago = now.wrapping_sub(uptime32);
-    let ago = if ago > u32::MAX - AHEAD_MS {
-        -i64::from(ago.wrapping_neg())
-    } else {
-        i64::from(ago)
-    };
-    export_ms.wrapping_sub(ago)
+    if slot.map_or(true, |old| old.is_unspecified()) {
+        *slot = Some(a);
+    }
 }
 
 fn v4(b: &[u8]) -> Option<IpAddr> {
@@ -499,14 +510,17 @@ impl Extra {
         if self.set & relative == 0 {
             return;
         }
-        let boot = self.get(Act::SystemInit).map(|v| v as i64).or(ctx.boot_ms);
-        if let Some(boot) = boot {
-            if let Some(v) = self.get(Act::StartUptime) {
-                rec.start = Some(from_uptime(boot, ctx.export_ms, v));
-            }
-            if let Some(v) = self.get(Act::EndUptime) {
-                rec.end = Some(from_uptime(boot, ctx.export_ms, v));
-            }
+        let init = self.get(Act::SystemInit).map(|v| v as i64);
+        let at = |v: u64| match (init, ctx.boot_ms) {
+            (Some(init), _) => Some(init.wrapping_add(v as i64)),
+            (None, Some(boot)) => Some(uptime_time(boot, ctx.export_ms, v)),
+            (None, None) => None,
+        };
+        if let Some(v) = self.get(Act::StartUptime) {
+            rec.start = at(v).or(rec.start);
+        }
+        if let Some(v) = self.get(Act::EndUptime) {
+            rec.end = at(v).or(rec.end);
         }
         let ago = |us: u64| ctx.export_ms.wrapping_sub((us / 1000) as i64);
         if let Some(v) = self.get(Act::StartDeltaMicros) {
@@ -562,5 +576,118 @@ impl Extra {
             rate: self.own_rate(),
             init_ms: self.get(Act::SystemInit).map(|v| v as i64),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn be_uint_reads_every_reduced_size() {
+        assert_eq!(be_uint(&[0x12]), 0x12);
+        assert_eq!(be_uint(&[0x12, 0x34, 0x56]), 0x12_3456);
+        assert_eq!(be_uint(&[1, 2, 3, 4, 5, 6, 7]), 0x01_0203_0405_0607);
+        assert_eq!(be_uint(&[0xff; 8]), u64::MAX);
+        assert_eq!(be_uint(&[]), 0);
+    }
+
+    #[test]
+    fn ntp_timestamps_become_unix_millis() {
+        let secs = 1_796_325_242u64 + 2_208_988_800;
+        assert_eq!(ntp_ms(secs << 32 | 0x4000_0000), 1_796_325_242_250); // + 0.25 s
+        assert_eq!(ntp_ms(secs), 1_796_325_242_000); // a 4-byte field: seconds only
+    }
+
+    #[test]
+    fn enterprise_fields_and_unusable_lengths_are_skipped() {
+        assert_eq!(action(8, 0, 4), Act::Src);
+        assert_eq!(action(8, 29305, 4), Act::Skip);
+        assert_eq!(action(8, 0, 2), Act::Skip); // H3C sends odd address lengths
+        assert_eq!(action(27, 0, 16), Act::Src6);
+        assert_eq!(action(1, 0, 9), Act::Skip);
+        assert_eq!(action(1, 0, VARLEN), Act::OctetsDelta);
+        assert_eq!(action(9999, 0, 4), Act::Skip);
+    }
+
+    fn ctx(sampling: &Sampling) -> Ctx<'_> {
+        Ctx {
+            exporter: "192.0.2.1".parse().unwrap(),
+            version: 10,
+            domain: 0,
+            export_ms: 1_000_000,
+            boot_ms: Some(500_000),
+            sampling,
+        }
+    }
+
+    fn finished(fields: &[(Act, &[u8])], sampling: &Sampling) -> FlowRecord {
+        let c = ctx(sampling);
+        let mut rec = FlowRecord::new(c.exporter, 10, 0);
+        let mut x = Extra::default();
+        for (act, b) in fields {
+            apply(&mut rec, &mut x, *act, b);
+        }
+        x.finish(&mut rec, &c);
+        rec
+    }
+
+    #[test]
+    fn delta_counters_win_over_totals_and_totals_over_asa() {
+        let s = Sampling::default();
+        let r = finished(&[(Act::OctetsTotal, &[9]), (Act::OctetsDelta, &[5])], &s);
+        assert_eq!(r.octets, 5);
+        let r = finished(&[(Act::InitOctets, &[9]), (Act::OctetsTotal, &[7])], &s);
+        assert_eq!(r.octets, 7);
+        let r = finished(&[(Act::InitPackets, &[2]), (Act::RespPackets, &[3])], &s);
+        assert_eq!(r.packets, 5);
+    }
+
+    #[test]
+    fn uptime_values_from_before_a_wrap_of_the_counter() {
+        // Exported at 1 000 000 ms, uptime 1000 ms (just wrapped): boot at 999 000.
+        assert_eq!(uptime_time(999_000, 1_000_000, 400), 999_400);
+        // 2^32 - 4000: taken 5 s before export, before the wrap.
+        assert_eq!(uptime_time(999_000, 1_000_000, (1 << 32) - 4000), 995_000);
+    }
+
+    #[test]
+    fn export_relative_delta_micros_count_back_from_export_time() {
+        let s = Sampling::default();
+        let r = finished(&[(Act::StartDeltaMicros, &[0x0f, 0x42, 0x40])], &s); // 1 s
+        assert_eq!(r.start, Some(999_000));
+    }
+
+    #[test]
+    fn sampling_prefers_the_record_then_the_sampler_then_the_domain() {
+        let mut s = Sampling {
+            default: 10,
+            ..Sampling::default()
+        };
+        s.samplers.insert(3, 500);
+        assert_eq!(finished(&[(Act::Proto, &[6])], &s).sampling, 1); // base set by caller
+        assert_eq!(finished(&[(Act::SamplerId, &[3])], &s).sampling, 500);
+        assert_eq!(finished(&[(Act::SamplerId, &[4])], &s).sampling, 10);
+        let own = [
+            (Act::SamplerId, &[3][..]),
+            (Act::SamplingInterval, &[0, 64]),
+        ];
+        assert_eq!(finished(&own, &s).sampling, 64);
+    }
+
+    #[test]
+    fn packet_interval_and_space_give_the_rate() {
+        let s = Sampling::default();
+        let x = |interval: &[u8], space: &[u8]| {
+            let c = ctx(&s);
+            let mut rec = FlowRecord::new(c.exporter, 10, 0);
+            let mut x = Extra::default();
+            apply(&mut rec, &mut x, Act::SamplingInterval, interval);
+            apply(&mut rec, &mut x, Act::PacketSpace, space);
+            x.option_facts().rate
+        };
+        assert_eq!(x(&[1], &[99]), Some(100));
+        assert_eq!(x(&[1], &[0]), Some(1));
+        assert_eq!(x(&[0], &[9]), None); // interval 0: no rate
     }
 }

@@ -7,14 +7,17 @@
 mod cache;
 pub mod counters;
 pub mod error;
-pub mod fields;
+mod fields;
 pub mod ipfix;
 mod persist;
 pub mod record;
-pub mod sets;
-pub mod template;
+mod sets;
+mod template;
 pub mod v5;
 pub mod v9;
+
+#[cfg(test)]
+mod testutil;
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -163,8 +166,8 @@ impl Decoder {
     }
 
     /// Restores templates saved by `save`, skipping those older than `max_restored_age_ms`;
-    /// returns how many. An unreadable file is an `Err` with the warning to log; the cache
-    /// is then left as it was.
+    /// returns how many (0 when there is no file yet). An unreadable file is an `Err` with
+    /// the warning to log; the cache is then left as it was.
     pub fn restore(&mut self, path: &Path, now_ms: i64) -> Result<usize, String> {
         let limits = self.limits.clone();
         persist::restore(&mut self.exporters, &limits, path, now_ms)
@@ -200,4 +203,145 @@ fn sequence_gap(next: &mut Option<u32>, seq: u32, units: usize) -> u64 {
     };
     *next = Some(seq.wrapping_add(units as u32));
     gap
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::{counters, exporter, feed, ip, ipfix, set, template, v9, NOW};
+    use super::*;
+
+    /// Template 256 (IE 8, IE 12) and one record of it, as IPFIX sets.
+    fn t256() -> Vec<u8> {
+        set(2, &template(256, &[(8, 4), (12, 4)]))
+    }
+
+    fn d256() -> Vec<u8> {
+        set(256, &[10, 0, 0, 1, 192, 0, 2, 1]) // IE 8, IE 12
+    }
+
+    #[test]
+    fn other_versions_are_counted_as_unsupported() {
+        let v1 = vec![0, 1, 0, 0, 0, 0, 0, 0];
+        let sflow = vec![0, 0, 0, 5, 0, 0, 0, 1]; // sFlow v5: a 32-bit version
+        let mut d = Decoder::new(Limits::default());
+        let out = feed(&mut d, &[v1, sflow, vec![7]]);
+        assert!(out.is_empty());
+        let want = counters(3, |c| {
+            c.unsupported_version = 2;
+            c.malformed_header = 1;
+        });
+        assert_eq!(d.counters(), &want);
+        assert_eq!(d.exporters().next(), Some((exporter(), &want)));
+    }
+
+    #[test]
+    fn ipv4_mapped_exporters_are_made_canonical() {
+        let mut d = Decoder::new(Limits::default());
+        let mut out = Vec::new();
+        let mapped: IpAddr = "::ffff:192.0.2.241".parse().unwrap();
+        d.decode(mapped, &ipfix(0, 0, 1, &[t256(), d256()]), NOW, &mut out);
+        assert_eq!(out[0].exporter, exporter());
+        assert_eq!(
+            d.exporters().map(|e| e.0).collect::<Vec<_>>(),
+            vec![exporter()]
+        );
+    }
+
+    #[test]
+    fn exporters_beyond_the_limit_are_dropped_and_counted() {
+        let mut d = Decoder::new(Limits {
+            max_exporters: 1,
+            ..Limits::default()
+        });
+        let mut out = Vec::new();
+        let g = ipfix(0, 0, 1, &[t256(), d256()]);
+        d.decode(exporter(), &g, NOW, &mut out);
+        d.decode("192.0.2.99".parse().unwrap(), &g, NOW, &mut out);
+        assert_eq!(out.len(), 1);
+        assert_eq!(d.counters().exporter_limit, 1);
+        assert_eq!(d.counters().datagrams, 2);
+    }
+
+    #[test]
+    fn idle_exporters_are_forgotten_but_totals_stay() {
+        let mut d = Decoder::new(Limits::default());
+        feed(&mut d, &[ipfix(0, 0, 1, &[t256()])]);
+        d.expire(NOW + Limits::default().idle_expiry_ms);
+        assert_eq!(d.templates_known(), 1);
+        d.expire(NOW + Limits::default().idle_expiry_ms + 1);
+        assert_eq!(d.templates_known(), 0);
+        assert_eq!(d.counters().templates_defined, 1);
+    }
+
+    #[test]
+    fn held_sets_are_dropped_oldest_first_for_space() {
+        // Each held set costs its 8 bytes + 64: room for two in 150 bytes.
+        let mut d = Decoder::new(Limits {
+            hold_bytes: 150,
+            ..Limits::default()
+        });
+        let data = |last: u8| ipfix(0, 0, 1, &[set(256, &[10, 0, 0, last, 192, 0, 2, 1])]);
+        let mut out = feed(&mut d, &[data(1), data(2), data(3)]);
+        out.extend(feed(&mut d, &[ipfix(0, 0, 1, &[t256()])]));
+        let srcs: Vec<_> = out.iter().map(|r| r.src).collect();
+        assert_eq!(srcs, vec![ip("10.0.0.2"), ip("10.0.0.3")]);
+        let c = d.counters();
+        assert_eq!((c.sets_no_template, c.held_sets_dropped_space), (3, 1));
+        assert_eq!((c.held_records_decoded, c.records_ipfix), (2, 2));
+    }
+
+    #[test]
+    fn held_sets_older_than_hold_time_expire_and_are_not_decoded() {
+        let mut d = Decoder::new(Limits::default());
+        let mut out = Vec::new();
+        d.decode(exporter(), &ipfix(0, 0, 1, &[d256()]), NOW, &mut out);
+        let late = NOW + Limits::default().hold_time_ms + 1;
+        d.decode(exporter(), &ipfix(0, 0, 1, &[t256()]), late, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(d.counters().held_sets_expired, 1);
+    }
+
+    #[test]
+    fn templates_are_kept_apart_by_domain_and_exporter() {
+        let mut d = Decoder::new(Limits::default());
+        let mut out = Vec::new();
+        d.decode(exporter(), &ipfix(0, 0, 1, &[t256()]), NOW, &mut out);
+        d.decode(exporter(), &ipfix(0, 0, 2, &[d256()]), NOW, &mut out);
+        let other: IpAddr = "192.0.2.7".parse().unwrap();
+        d.decode(other, &ipfix(0, 0, 1, &[d256()]), NOW, &mut out);
+        assert!(out.is_empty());
+        assert_eq!(d.counters().sets_no_template, 2);
+        d.decode(exporter(), &ipfix(0, 0, 1, &[d256()]), NOW, &mut out);
+        assert_eq!(out.len(), 1);
+    }
+
+    #[test]
+    fn v9_uptime_relative_times_use_the_header() {
+        let t = set(0, &template(256, &[(8, 4), (22, 4)]));
+        let data = set(256, &[10, 0, 0, 1, 0, 0, 0x03, 0xe8]); // start uptime 1000
+        let mut d = Decoder::new(Limits::default());
+        let out = feed(&mut d, &[v9(5000, 100, 0, &[t, data])]);
+        assert_eq!(out[0].start, Some(100_000 - 5000 + 1000));
+    }
+
+    #[test]
+    fn limits_from_config_convert_durations_to_ms() {
+        let t = crate::config::Templates {
+            max_per_exporter: 3,
+            max_exporters: 4,
+            idle_expiry: std::time::Duration::from_secs(60),
+            hold_bytes: 5,
+            hold_time: std::time::Duration::from_millis(1500),
+            max_restored_age: std::time::Duration::from_secs(2),
+        };
+        let l = Limits::from_config(&t);
+        assert_eq!(
+            (l.max_per_exporter, l.max_exporters, l.hold_bytes),
+            (3, 4, 5)
+        );
+        assert_eq!(
+            (l.idle_expiry_ms, l.hold_time_ms, l.max_restored_age_ms),
+            (60_000, 1500, 2000)
+        );
+    }
 }

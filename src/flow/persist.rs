@@ -112,6 +112,10 @@ pub fn restore(
     path: &Path,
     now_ms: i64,
 ) -> Result<usize, String> {
+    // No file yet (first start) is not a problem worth a warning.
+    if matches!(std::fs::metadata(path), Err(e) if e.kind() == std::io::ErrorKind::NotFound) {
+        return Ok(0);
+    }
     let file =
         read(path).map_err(|e| format!("template cache {} discarded: {e}", path.display()))?;
     let mut restored = 0;
@@ -192,4 +196,128 @@ fn restore_templates(
         n += 1;
     }
     n
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use crate::flow::testutil::{exporter, feed, ipfix, set, template, v9, NOW};
+    use crate::flow::{Decoder, Limits};
+
+    fn temp(name: &str) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("flowalert-persist-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        dir.join(name)
+    }
+
+    fn v9_template() -> Vec<u8> {
+        v9(
+            60_000,
+            1_000,
+            10,
+            &[set(0, &template(256, &[(8, 4), (12, 4)]))],
+        )
+    }
+
+    fn v9_data(uptime: u32, seq: u32) -> Vec<u8> {
+        v9(
+            uptime,
+            1_000,
+            seq,
+            &[set(256, &[10, 0, 0, 1, 192, 0, 2, 1])],
+        )
+    }
+
+    /// A decoder restored from a file saved by one that learnt `datagrams`.
+    fn saved_and_restored(name: &str, datagrams: &[Vec<u8>], now: i64) -> (Decoder, usize) {
+        let path = temp(name);
+        let mut first = Decoder::new(Limits::default());
+        feed(&mut first, datagrams);
+        first.save(&path).unwrap();
+        assert!(
+            !path.with_extension("tmp").exists(),
+            "temporary file renamed away"
+        );
+
+        let mut second = Decoder::new(Limits::default());
+        let n = second.restore(&path, now).unwrap();
+        (second, n)
+    }
+
+    #[test]
+    fn restored_templates_decode_data_after_a_restart_of_the_collector() {
+        let (mut d, n) = saved_and_restored("roundtrip.json", &[v9_template()], NOW);
+        assert_eq!((n, d.templates_known()), (1, 1));
+        let out = feed(&mut d, &[v9_data(61_000, 11)]);
+        assert_eq!(out.len(), 1);
+        assert_eq!(d.counters().sets_no_template, 0);
+        assert_eq!(d.counters().sequence_gaps, 0);
+    }
+
+    #[test]
+    fn restored_templates_older_than_the_maximum_age_are_skipped() {
+        let late = NOW + Limits::default().max_restored_age_ms + 1;
+        let (d, n) = saved_and_restored("old.json", &[v9_template()], late);
+        assert_eq!((n, d.templates_known()), (0, 0));
+    }
+
+    #[test]
+    fn v9_uptime_going_backwards_drops_restored_templates() {
+        let (mut d, _) = saved_and_restored("v9restart.json", &[v9_template()], NOW);
+        let out = feed(&mut d, &[v9_data(500, 0)]); // uptime 0.5 s < 60 s: rebooted
+        assert!(out.is_empty());
+        assert_eq!(d.counters().exporter_restarts, 1);
+        assert_eq!(d.counters().sets_no_template, 1);
+        assert_eq!(d.templates_known(), 0);
+    }
+
+    #[test]
+    fn ipfix_sequence_reset_drops_restored_templates() {
+        let t = ipfix(0, 5000, 1, &[set(2, &template(256, &[(8, 4)]))]);
+        let (mut d, _) = saved_and_restored("ipfixrestart.json", &[t], NOW);
+        let out = feed(&mut d, &[ipfix(0, 0, 1, &[set(256, &[10, 0, 0, 1])])]);
+        assert!(out.is_empty());
+        assert_eq!(d.counters().exporter_restarts, 1);
+    }
+
+    #[test]
+    fn live_templates_survive_what_looks_like_a_restart() {
+        let mut d = Decoder::new(Limits::default());
+        let out = feed(&mut d, &[v9_template(), v9_data(500, 11)]);
+        assert_eq!(out.len(), 1);
+        assert_eq!(d.counters().exporter_restarts, 0);
+    }
+
+    #[test]
+    fn unreadable_files_are_discarded_with_a_warning() {
+        let path = temp("garbage.json");
+        std::fs::write(&path, b"{not json").unwrap();
+        let mut d = Decoder::new(Limits::default());
+        let err = d.restore(&path, NOW).unwrap_err();
+        assert!(err.starts_with("template cache "), "{err}");
+        assert!(err.contains("discarded"), "{err}");
+
+        std::fs::write(
+            &path,
+            br#"{"format":"flowalert-templates","version":99,"exporters":[]}"#,
+        )
+        .unwrap();
+        let err = d.restore(&path, NOW).unwrap_err();
+        assert!(
+            err.ends_with("format flowalert-templates version 99 unknown"),
+            "{err}"
+        );
+        assert_eq!(d.restore(&temp("missing.json"), NOW), Ok(0));
+        assert_eq!(d.templates_known(), 0);
+    }
+
+    #[test]
+    fn restored_state_keeps_exporters_and_sampling() {
+        let (d, _) = saved_and_restored("exporters.json", &[v9_template()], NOW);
+        assert_eq!(
+            d.exporters().map(|e| e.0).collect::<Vec<_>>(),
+            vec![exporter()]
+        );
+    }
 }

@@ -14,8 +14,8 @@ pub struct Set<'a> {
     pub offset: usize,
 }
 
-/// Walks the sets of `buf` (starting at `offset` in the datagram). Fewer than 4 bytes left
-/// after the last set are padding.
+/// Walks the sets of `buf` (starting at `offset` in the datagram). Fewer than 4 bytes, or
+/// only zero bytes, left after the last set are padding.
 #[derive(Debug, Clone)]
 pub struct Sets<'a> {
     buf: &'a [u8],
@@ -48,6 +48,11 @@ impl<'a> Iterator for Sets<'a> {
         let length = usize::from(u16::from_be_bytes([head[2], head[3]]));
         let offset = self.base + self.at;
 
+        // Exporters (Palo Alto, Cisco ACI) zero-fill datagrams to a fixed size: an all-zero
+        // tail is padding, not a set of length 0.
+        if length < 4 && rest.iter().all(|&b| b == 0) {
+            return None;
+        }
         let result = if length < 4 {
             Err(SetError::LengthTooSmall { offset, length })
         } else if length > rest.len() {
@@ -99,6 +104,15 @@ mod tests {
             (256, &[0xaa, 0xbb][..], 20)
         );
         assert_eq!(sets[1].clone().unwrap().offset, 26);
+    }
+
+    #[test]
+    fn an_all_zero_tail_is_padding() {
+        let mut buf = vec![0x01, 0x00, 0x00, 0x04]; // set 256, length 4
+        buf.extend_from_slice(&[0; 40]); // zero fill to a fixed datagram size
+        let sets: Vec<_> = Sets::new(&buf, 20).collect();
+        assert_eq!(sets.len(), 1);
+        assert!(sets[0].is_ok());
     }
 
     #[test]

@@ -65,7 +65,7 @@ impl Steps {
         }
         if !matches!(
             read,
-            Read::Src4 | Read::Src16 | Read::Dst4 | Read::Dst16 | Read::Addr
+            Read::Src4 | Read::Src6 | Read::Dst4 | Read::Dst6 | Read::Addr
         ) {
             self.mask |= bit(act);
         }
@@ -152,14 +152,6 @@ impl Template {
             v9_scope,
             plan,
         })
-    }
-
-    /// The shortest record: below this, what is left of a set is padding.
-    pub fn min_len(&self) -> usize {
-        match &self.plan {
-            Plan::Fixed { len, .. } => *len,
-            Plan::Variable { min, .. } => *min,
-        }
     }
 
     /// Decodes the data records of `body` into `out`; returns how many. Stops with an error
@@ -332,4 +324,50 @@ fn field(body: &[u8], at: usize, len: u16) -> Option<(&[u8], usize)> {
     };
     let value = body.get(at..at + len)?;
     Some((value, at + len))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(ie: u16, len: u16) -> FieldSpec {
+        FieldSpec { ie, len, pen: 0 }
+    }
+
+    #[test]
+    fn record_length_zero_is_rejected_and_variable_fields_count_one_byte() {
+        let zero = Template::compile(Kind::Data, 0, vec![spec(8, 0)], false, 300, 20);
+        assert_eq!(
+            zero,
+            Err(TemplateError::ZeroLength {
+                offset: 20,
+                id: 300
+            })
+        );
+        let var = Template::compile(Kind::Data, 0, vec![spec(82, VARLEN)], false, 300, 20);
+        assert!(matches!(var.unwrap().plan, Plan::Variable { min: 1, .. }));
+    }
+
+    #[test]
+    fn fixed_plan_skips_unknown_fields_and_repeats() {
+        let specs = vec![spec(8, 4), spec(9999, 3), spec(8, 4), spec(12, 4)];
+        let t = Template::compile(Kind::Data, 0, specs, false, 300, 0).unwrap();
+        let Plan::Fixed { len, steps } = &t.plan else {
+            panic!("fixed plan expected");
+        };
+        assert_eq!(*len, 15);
+        let starts: Vec<_> = steps.other.iter().map(|s| (s.start, s.act)).collect();
+        assert_eq!(starts, vec![(0, Act::Src), (11, Act::Dst)]);
+    }
+
+    #[test]
+    fn v9_scope_fields_are_not_read_as_information_elements() {
+        // Scope type 1 (system) would otherwise be IE 1 octetDeltaCount.
+        let specs = vec![spec(1, 4), spec(34, 4)];
+        let t = Template::compile(Kind::Options, 1, specs, true, 300, 0).unwrap();
+        let Plan::Fixed { steps, .. } = &t.plan else {
+            panic!("fixed plan expected");
+        };
+        assert_eq!(steps.u32s, vec![(4, Act::SamplingInterval)]);
+    }
 }
