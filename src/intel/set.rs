@@ -293,11 +293,40 @@ impl Indicators for IndicatorSet {
     }
 }
 
+/// A multiply-rotate hash (as in rustc's FxHash) for the build's interning tables: keys are
+/// our own strings and id lists, so SipHash's flooding resistance buys nothing here.
+#[derive(Debug, Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
+
 /// Collects sources, entries and their address ranges, then flattens them into a set.
 #[derive(Debug, Default)]
 pub struct SetBuilder {
     arena: String,
-    interned: HashMap<Box<str>, Text>,
+    interned: FastMap<Box<str>, Text>,
     sources: Vec<(Text, Text)>,
     records: Vec<u8>,
     entries: usize,
@@ -438,7 +467,7 @@ fn cut(text: &str, max: usize) -> &str {
 /// Interned sets of two or more entry ids, shared by both families.
 #[derive(Debug)]
 struct Groups {
-    ids: HashMap<Box<[u32]>, u32>,
+    ids: FastMap<Box<[u32]>, u32>,
     starts: Vec<u32>,
     members: Vec<u32>,
 }
@@ -446,7 +475,7 @@ struct Groups {
 impl Default for Groups {
     fn default() -> Groups {
         Groups {
-            ids: HashMap::new(),
+            ids: FastMap::default(),
             starts: vec![0],
             members: Vec::new(),
         }
