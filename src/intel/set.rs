@@ -48,9 +48,9 @@ impl Key for u128 {
 /// that some listed segment touches, so most unlisted addresses cost one memory read.
 #[derive(Debug, Clone)]
 struct V4Segments {
-    /// The low 16 bits of each segment's start; the top 16 bits are the slot's.
-    lows: Vec<u16>,
-    values: Vec<u32>,
+    /// Per segment: the low 16 bits of its start (the top 16 are its slot's), then its
+    /// value's low and high halves. Together, so that a lookup touches one place.
+    segments: Vec<[u16; 3]>,
     /// Segments starting in slot `s` are `first[s]..first[s + 1]`; `first[65536]` is the
     /// count. Segment 0 starts at 0, so an address before its slot's first start belongs to
     /// the segment just before it.
@@ -72,9 +72,13 @@ impl V4Segments {
             first.push(segment as u32);
         }
         let listed24 = listed_slash24s(starts, &values);
+        let segments = starts
+            .iter()
+            .zip(&values)
+            .map(|(&start, &value)| [start as u16, value as u16, (value >> 16) as u16])
+            .collect();
         V4Segments {
-            lows: starts.iter().map(|&s| s as u16).collect(),
-            values,
+            segments,
             first,
             listed24,
         }
@@ -88,15 +92,14 @@ impl V4Segments {
         }
         let slot = (addr >> 16) as usize;
         let (low, high) = (self.first[slot] as usize, self.first[slot + 1] as usize);
-        let within = self.lows[low..high].partition_point(|&start| start <= addr as u16);
+        let within = self.segments[low..high].partition_point(|s| s[0] <= addr as u16);
         // Segment 0 starts at 0, so low + within is at least 1.
-        self.values[low + within - 1]
+        let [_, value_low, value_high] = self.segments[low + within - 1];
+        u32::from(value_low) | u32::from(value_high) << 16
     }
 
     fn bytes(&self) -> usize {
-        self.lows.capacity() * 2
-            + (self.values.capacity() + self.first.capacity()) * 4
-            + self.listed24.capacity() * 8
+        self.segments.capacity() * 6 + self.first.capacity() * 4 + self.listed24.capacity() * 8
     }
 }
 
@@ -196,7 +199,7 @@ impl IndicatorSet {
 
     /// Disjoint segments in the flattened IPv4 and IPv6 spaces, unlisted gaps included.
     pub fn segments(&self) -> (usize, usize) {
-        (self.v4.values.len(), self.v6.values.len())
+        (self.v4.segments.len(), self.v6.values.len())
     }
 
     /// The heap the set holds, in bytes.
