@@ -1,9 +1,10 @@
 //! The frozen indicator set: every entry's address ranges flattened into disjoint segments.
 //!
-//! Invariant: in each family `starts` is strictly increasing and begins at 0, so every address
-//! falls in exactly one segment; the segment names one interned group of entry ids (or none),
-//! and that group holds every entry that covers the whole segment. `SetBuilder` makes the set
-//! once; nothing changes it afterwards. Provenance strings live in one arena.
+//! Invariant: in each family the segment starts are strictly increasing and the first is 0,
+//! so every address falls in exactly one segment; a segment's value is none, one entry, or an
+//! interned group of entries, and it names every entry that covers the whole segment.
+//! `SetBuilder` makes the set once; nothing changes it afterwards. Entries sit in one byte
+//! buffer beside their text; comments, urls and source names are stored once in an arena.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
