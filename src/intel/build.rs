@@ -309,8 +309,14 @@ pub fn build(sources: Vec<Source>, networks: &Networks) -> Built {
 /// Builds the set from `sources`; ages in the summary are relative to `now_ms`.
 pub fn build_at(sources: Vec<Source>, networks: &Networks, now_ms: i64) -> Built {
     let exclusions = Exclusions::new(networks);
+    let entries = sources.iter().map(|s| s.indicators.len()).sum();
+    let text_bytes = sources
+        .iter()
+        .flat_map(|s| &s.indicators)
+        .map(|i| i.entry.len())
+        .sum();
     let mut builders = Builders {
-        set: SetBuilder::new(),
+        set: SetBuilder::with_capacity(entries, text_bytes),
         hidden: SetBuilder::new(),
         warnings: Vec::new(),
     };

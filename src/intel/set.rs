@@ -1,9 +1,10 @@
 //! The frozen indicator set: every entry's address ranges flattened into disjoint segments.
 //!
-//! Invariant: in each family `starts` is strictly increasing and begins at 0, so every address
-//! falls in exactly one segment; the segment names one interned group of entry ids (or none),
-//! and that group holds every entry that covers the whole segment. `SetBuilder` makes the set
-//! once; nothing changes it afterwards. Provenance strings live in one arena.
+//! Invariant: in each family the segment starts are strictly increasing and the first is 0,
+//! so every address falls in exactly one segment; a segment's value is none, one entry, or an
+//! interned group of entries, and it names every entry that covers the whole segment.
+//! `SetBuilder` makes the set once; nothing changes it afterwards. Entries sit in one byte
+//! buffer beside their text; comments, urls and source names are stored once in an arena.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -12,30 +13,26 @@ use ipnet::IpNet;
 
 use super::{Indicators, Listing};
 
-/// The group of a segment no entry covers.
+/// The value of a segment no entry covers.
 const NONE: u32 = u32::MAX;
+
+/// A segment value with this bit is one entry's id; without it, a group of entries.
+const SINGLE: u32 = 1 << 31;
 
 /// Entry ids are tagged with this bit in the sweep to mark where an entry stops.
 const END: u32 = 1 << 31;
 
+/// In `Entry::text_len`: the entry has its own url in `IndicatorSet::urls`.
+const OWN_URL: u16 = 1 << 15;
+
 /// An address as a sortable integer: `u32` for IPv4, `u128` for IPv6.
-trait Key: Copy + Ord + std::hash::Hash + Default {
+trait Key: Copy + Ord + Default {
     const MAX: Self;
-    /// The top 16 bits, which pick the first-level index slot.
-    fn top16(self) -> usize;
-    /// The lowest key whose top 16 bits are `slot`.
-    fn slot_start(slot: usize) -> Self;
     fn next(self) -> Self;
 }
 
 impl Key for u32 {
     const MAX: u32 = u32::MAX;
-    fn top16(self) -> usize {
-        (self >> 16) as usize
-    }
-    fn slot_start(slot: usize) -> u32 {
-        (slot as u32) << 16
-    }
     fn next(self) -> u32 {
         self.wrapping_add(1)
     }
@@ -43,99 +40,145 @@ impl Key for u32 {
 
 impl Key for u128 {
     const MAX: u128 = u128::MAX;
-    fn top16(self) -> usize {
-        (self >> 112) as usize
-    }
-    fn slot_start(slot: usize) -> u128 {
-        (slot as u128) << 112
-    }
     fn next(self) -> u128 {
         self.wrapping_add(1)
     }
 }
 
-/// One family's segments with a 16-bit first-level index into them.
+/// IPv4 segments, found through the top 16 bits of the address, and a bitmap of every /24
+/// that some listed segment touches, so most unlisted addresses cost one memory read.
 #[derive(Debug, Clone)]
-struct Segments<K> {
-    starts: Vec<K>,
-    groups: Vec<u32>,
-    /// `index[s]` is the segment holding `K::slot_start(s)`; `index[65536]` the last one.
-    index: Vec<u32>,
+struct V4Segments {
+    /// Per segment: the low 16 bits of its start (the top 16 are its slot's), then its
+    /// value's low and high halves. Together, so that a lookup touches one place.
+    segments: Vec<[u16; 3]>,
+    /// Segments starting in slot `s` are `first[s]..first[s + 1]`; `first[65536]` is the
+    /// count. Segment 0 starts at 0, so an address before its slot's first start belongs to
+    /// the segment just before it.
+    first: Vec<u32>,
+    listed24: Vec<u64>,
 }
 
-impl<K: Key> Segments<K> {
-    fn empty() -> Segments<K> {
-        Segments::from_parts(vec![K::default()], vec![NONE])
-    }
-
-    fn from_parts(starts: Vec<K>, groups: Vec<u32>) -> Segments<K> {
-        let mut index = Vec::with_capacity(65537);
+impl V4Segments {
+    fn new(starts: &[u32], values: Vec<u32>) -> V4Segments {
+        let mut first = Vec::with_capacity(65537);
         let mut segment = 0usize;
-        for slot in 0..65536 {
-            let at = K::slot_start(slot);
-            while segment + 1 < starts.len() && starts[segment + 1] <= at {
+        for slot in 0..=65536u64 {
+            while starts
+                .get(segment)
+                .is_some_and(|&s| u64::from(s) < slot << 16)
+            {
                 segment += 1;
             }
-            index.push(segment as u32);
+            first.push(segment as u32);
         }
-        index.push((starts.len() - 1) as u32);
-        Segments {
-            starts,
-            groups,
-            index,
+        let listed24 = listed_slash24s(starts, &values);
+        let segments = starts
+            .iter()
+            .zip(&values)
+            .map(|(&start, &value)| [start as u16, value as u16, (value >> 16) as u16])
+            .collect();
+        V4Segments {
+            segments,
+            first,
+            listed24,
         }
     }
 
-    /// The group of the segment holding `key`.
     #[inline]
-    fn group(&self, key: K) -> u32 {
-        let slot = key.top16();
-        let low = self.index[slot] as usize;
-        let high = self.index[slot + 1] as usize;
-        // starts[low] <= key always holds, so the partition point is at least 1.
-        let within = self.starts[low..=high].partition_point(|&start| start <= key);
-        self.groups[low + within - 1]
+    fn value(&self, addr: u32) -> u32 {
+        let slash24 = (addr >> 8) as usize;
+        if self.listed24[slash24 >> 6] >> (slash24 & 63) & 1 == 0 {
+            return NONE;
+        }
+        let slot = (addr >> 16) as usize;
+        let (low, high) = (self.first[slot] as usize, self.first[slot + 1] as usize);
+        let within = self.segments[low..high].partition_point(|s| s[0] <= addr as u16);
+        // Segment 0 starts at 0, so low + within is at least 1.
+        let [_, value_low, value_high] = self.segments[low + within - 1];
+        u32::from(value_low) | u32::from(value_high) << 16
     }
 
     fn bytes(&self) -> usize {
-        self.starts.capacity() * std::mem::size_of::<K>()
-            + self.groups.capacity() * 4
-            + self.index.capacity() * 4
+        self.segments.capacity() * 6 + self.first.capacity() * 4 + self.listed24.capacity() * 8
     }
 }
 
-/// Where one entry's strings are: text in the arena, comment and url as string ids.
-#[derive(Debug, Clone, Copy)]
-struct Entry {
-    text: u32,
-    comment: u32,
-    /// The entry's own url, else its source's `ref`; 0 when neither.
-    url: u32,
-    source: u16,
-    text_len: u16,
+/// One bit per /24, set when a segment with entries reaches into it.
+fn listed_slash24s(starts: &[u32], values: &[u32]) -> Vec<u64> {
+    let mut bits = vec![0u64; 1 << 18];
+    for (at, (&start, &value)) in starts.iter().zip(values).enumerate() {
+        if value == NONE {
+            continue;
+        }
+        let last = starts.get(at + 1).map_or(u32::MAX, |&next| next - 1);
+        for slash24 in (start >> 8)..=(last >> 8) {
+            bits[(slash24 >> 6) as usize] |= 1 << (slash24 & 63);
+        }
+    }
+    bits
+}
+
+/// IPv6 segments, binary searched.
+#[derive(Debug, Clone)]
+struct V6Segments {
+    starts: Vec<u128>,
+    values: Vec<u32>,
+}
+
+impl V6Segments {
+    #[inline]
+    fn value(&self, addr: u128) -> u32 {
+        let within = self.starts.partition_point(|&start| start <= addr);
+        // starts[0] is 0, so within is at least 1.
+        self.values[within - 1]
+    }
+
+    fn bytes(&self) -> usize {
+        self.starts.capacity() * 16 + self.values.capacity() * 4
+    }
+}
+
+/// Bytes before an entry's text in `IndicatorSet::records`: source (u16), text length
+/// (u16, with `OWN_URL`), comment offset in the arena (u32) and length (u16), little-endian.
+/// An entry and its text share a cache line or two, so a listing costs few memory reads.
+const HEADER: usize = 10;
+
+/// Longest comment kept; a longer one is cut at a character boundary.
+const MAX_COMMENT: usize = u16::MAX as usize;
+
+/// A string in the arena.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct Text {
+    offset: u32,
+    len: u32,
 }
 
 /// A source as the set knows it, returned by `SetBuilder::add_source`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SourceId(u16);
 
-/// An entry as the set knows it, returned by `SetBuilder::add_entry`.
+/// An entry as the set knows it, returned by `SetBuilder::add_entry`: its offset in the
+/// records.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryId(u32);
 
 /// The frozen set. Look up with `is_listed` or `Indicators::listings`.
 #[derive(Debug, Clone)]
 pub struct IndicatorSet {
-    v4: Segments<u32>,
-    v6: Segments<u128>,
+    v4: V4Segments,
+    v6: V6Segments,
     /// `group_members[group_starts[g]..group_starts[g + 1]]` are group g's entry ids.
     group_starts: Vec<u32>,
     group_members: Vec<u32>,
-    entries: Vec<Entry>,
-    /// String id -> (offset, length) in `arena`; id 0 is "".
-    strings: Vec<(u32, u32)>,
-    /// Source id -> string id of its name.
-    sources: Vec<u32>,
+    /// Every entry: a `HEADER`, then its text. An entry id is its offset here.
+    records: Vec<u8>,
+    entries: usize,
+    /// (entry id, url) for entries with their own url, sorted by entry id.
+    urls: Vec<(u32, Text)>,
+    /// Source id -> its name and its `ref` (empty when none).
+    sources: Vec<(Text, Text)>,
+    /// Comments, urls and names, each stored once.
     arena: String,
     prefixes: usize,
 }
@@ -152,12 +195,12 @@ impl IndicatorSet {
 
     /// How many entries (lines of sources) the set holds.
     pub fn entries(&self) -> usize {
-        self.entries.len()
+        self.entries
     }
 
     /// Disjoint segments in the flattened IPv4 and IPv6 spaces, unlisted gaps included.
     pub fn segments(&self) -> (usize, usize) {
-        (self.v4.starts.len(), self.v6.starts.len())
+        (self.v4.segments.len(), self.v6.values.len())
     }
 
     /// The heap the set holds, in bytes.
@@ -165,23 +208,26 @@ impl IndicatorSet {
         self.v4.bytes()
             + self.v6.bytes()
             + (self.group_starts.capacity() + self.group_members.capacity()) * 4
-            + self.entries.capacity() * std::mem::size_of::<Entry>()
-            + self.strings.capacity() * 8
-            + self.sources.capacity() * 4
+            + self.records.capacity()
+            + self.urls.capacity() * 12
+            + self.sources.capacity() * 16
             + self.arena.capacity()
     }
 
     /// Whether any entry covers `addr`: the fast path, with no provenance.
     #[inline]
     pub fn is_listed(&self, addr: IpAddr) -> bool {
-        self.group_of(addr) != NONE
+        self.value_of(addr) != NONE
     }
 
     #[inline]
-    fn group_of(&self, addr: IpAddr) -> u32 {
-        match crate::flow::canonical(addr) {
-            IpAddr::V4(v4) => self.v4.group(u32::from(v4)),
-            IpAddr::V6(v6) => self.v6.group(u128::from(v6)),
+    fn value_of(&self, addr: IpAddr) -> u32 {
+        match addr {
+            IpAddr::V4(v4) => self.v4.value(u32::from(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => self.v4.value(u32::from(v4)),
+                None => self.v6.value(u128::from(v6)),
+            },
         }
     }
 
@@ -192,61 +238,118 @@ impl IndicatorSet {
         self.group_members.get(start..end).unwrap_or(&[])
     }
 
-    fn string(&self, id: u32) -> &str {
-        let Some(&(offset, len)) = self.strings.get(id as usize) else {
-            return "";
-        };
-        let (offset, len) = (offset as usize, len as usize);
+    fn text(&self, text: Text) -> &str {
+        let (offset, len) = (text.offset as usize, text.len as usize);
         self.arena.get(offset..offset + len).unwrap_or("")
     }
 
     fn listing(&self, id: u32) -> Option<Listing<'_>> {
-        let entry = self.entries.get(id as usize)?;
-        let text = entry.text as usize;
-        let source = self.sources.get(usize::from(entry.source)).copied()?;
+        let at = id as usize;
+        let header = self.records.get(at..at + HEADER)?;
+        let field = |from: usize| u16::from_le_bytes([header[from], header[from + 1]]);
+        let (source, text_len) = (field(0), field(2));
+        let comment = Text {
+            offset: u32::from(field(4)) | u32::from(field(6)) << 16,
+            len: u32::from(field(8)),
+        };
+        let len = usize::from(text_len & !OWN_URL);
+        let entry = self.records.get(at + HEADER..at + HEADER + len)?;
+
+        let &(name, ref_url) = self.sources.get(usize::from(source))?;
+        let url = match text_len & OWN_URL {
+            0 => ref_url,
+            _ => self.own_url(id),
+        };
         Some(Listing {
-            source: self.string(source),
-            entry: self.arena.get(text..text + usize::from(entry.text_len))?,
-            comment: self.string(entry.comment),
-            url: (entry.url != 0).then(|| self.string(entry.url)),
+            source: self.text(name),
+            entry: std::str::from_utf8(entry).ok()?,
+            comment: self.text(comment),
+            url: (url.len != 0).then(|| self.text(url)),
         })
+    }
+
+    fn own_url(&self, id: u32) -> Text {
+        match self.urls.binary_search_by_key(&id, |&(entry, _)| entry) {
+            Ok(at) => self.urls[at].1,
+            Err(_) => Text::default(),
+        }
     }
 }
 
 impl Indicators for IndicatorSet {
+    #[inline]
     fn listings<'a>(&'a self, addr: IpAddr, out: &mut Vec<Listing<'a>>) -> bool {
-        let group = self.group_of(addr);
-        if group == NONE {
+        let value = self.value_of(addr);
+        if value == NONE {
             return false;
         }
         let before = out.len();
-        out.extend(
-            self.members(group)
-                .iter()
-                .filter_map(|&id| self.listing(id)),
-        );
+        if value & SINGLE != 0 {
+            out.extend(self.listing(value & !SINGLE));
+        } else {
+            out.extend(
+                self.members(value)
+                    .iter()
+                    .filter_map(|&id| self.listing(id)),
+            );
+        }
         out.len() > before
     }
 }
+
+/// A multiply-rotate hash (as in rustc's FxHash) for the build's interning tables: keys are
+/// our own strings and id lists, so SipHash's flooding resistance buys nothing here.
+#[derive(Debug, Default, Clone, Copy)]
+struct FastHasher(u64);
+
+impl std::hash::Hasher for FastHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        for chunk in bytes.chunks(8) {
+            let mut word = [0u8; 8];
+            word[..chunk.len()].copy_from_slice(chunk);
+            self.write_u64(u64::from_le_bytes(word));
+        }
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.0 = (self.0.rotate_left(5) ^ value).wrapping_mul(0x517c_c1b7_2722_0a95);
+    }
+
+    fn write_u32(&mut self, value: u32) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 
 /// Collects sources, entries and their address ranges, then flattens them into a set.
 #[derive(Debug, Default)]
 pub struct SetBuilder {
     arena: String,
-    strings: Vec<(u32, u32)>,
-    interned: HashMap<Box<str>, u32>,
-    /// Per source: name string id, ref string id (0 = none).
-    sources: Vec<(u32, u32)>,
-    entries: Vec<Entry>,
+    interned: FastMap<Box<str>, Text>,
+    sources: Vec<(Text, Text)>,
+    records: Vec<u8>,
+    entries: usize,
+    urls: Vec<(u32, Text)>,
     v4: Vec<(u32, u32, u32)>,
     v6: Vec<(u128, u128, u32)>,
 }
 
 impl SetBuilder {
     pub fn new() -> SetBuilder {
+        SetBuilder::default()
+    }
+
+    /// A builder with room for `entries` entries holding `text_bytes` of entry text, so
+    /// that the big buffers are allocated once.
+    pub fn with_capacity(entries: usize, text_bytes: usize) -> SetBuilder {
         let mut builder = SetBuilder::default();
-        builder.strings.push((0, 0));
-        builder.interned.insert("".into(), 0);
+        builder.records.reserve_exact(entries * HEADER + text_bytes);
+        builder.v4.reserve_exact(entries);
         builder
     }
 
@@ -259,8 +362,9 @@ impl SetBuilder {
         Some(SourceId(id))
     }
 
-    /// Registers an entry; cover its addresses with `cover`. `None` when the text is longer
-    /// than 65535 bytes, the source unknown, or the set full (2^31 entries, 4 GiB of text).
+    /// Registers an entry; cover its addresses with `cover_*`. `None` when the text is
+    /// 32 KiB or longer, the source unknown, or the set full (2 GiB of entries, 4 GiB of
+    /// comments). A comment over 64 KiB is cut.
     pub fn add_entry(
         &mut self,
         source: SourceId,
@@ -268,24 +372,27 @@ impl SetBuilder {
         comment: &str,
         url: Option<&str>,
     ) -> Option<EntryId> {
-        let &(_, ref_url) = self.sources.get(usize::from(source.0))?;
-        let id = u32::try_from(self.entries.len())
+        self.sources.get(usize::from(source.0))?;
+        let id = u32::try_from(self.records.len()).ok()?;
+        u32::try_from(self.records.len() + HEADER + text.len())
             .ok()
-            .filter(|&id| id < END)?;
-        let text_len = u16::try_from(text.len()).ok()?;
-        let comment = self.intern(comment)?;
-        let url = match url.filter(|url| !url.is_empty()) {
-            Some(url) => self.intern(url)?,
-            None => ref_url,
-        };
-        let offset = self.append(text)?;
-        self.entries.push(Entry {
-            text: offset,
-            comment,
-            url,
-            source: source.0,
-            text_len,
-        });
+            .filter(|&end| end < END)?;
+        let mut text_len = u16::try_from(text.len()).ok().filter(|&l| l < OWN_URL)?;
+        let comment = self.intern(cut(comment, MAX_COMMENT))?;
+        if let Some(url) = url.filter(|url| !url.is_empty()) {
+            let url = self.intern(url)?;
+            self.urls.push((id, url));
+            text_len |= OWN_URL;
+        }
+
+        let offset = comment.offset.to_le_bytes();
+        self.records.extend_from_slice(&source.0.to_le_bytes());
+        self.records.extend_from_slice(&text_len.to_le_bytes());
+        self.records.extend_from_slice(&offset);
+        self.records
+            .extend_from_slice(&(comment.len as u16).to_le_bytes());
+        self.records.extend_from_slice(text.as_bytes());
+        self.entries += 1;
         Some(EntryId(id))
     }
 
@@ -310,7 +417,8 @@ impl SetBuilder {
         }
     }
 
-    /// Says that `entry` covers the IPv6 addresses `first..=last`.
+    /// Says that `entry` covers the IPv6 addresses `first..=last`. IPv4-mapped addresses
+    /// are not looked up here: cover them with `cover_v4`.
     pub fn cover_v6(&mut self, entry: EntryId, first: u128, last: u128) {
         if first <= last {
             self.v6.push((first, last, entry.0));
@@ -320,49 +428,59 @@ impl SetBuilder {
     pub fn finish(self) -> IndicatorSet {
         let mut groups = Groups::default();
         let prefixes = self.v4.len() + self.v6.len();
-        let v4 = flatten(self.v4, &mut groups);
-        let v6 = flatten(self.v6, &mut groups);
+        let (starts, values) = flatten(self.v4, &mut groups);
+        let v4 = V4Segments::new(&starts, values);
+        drop(starts);
+        let (starts, values) = flatten(self.v6, &mut groups);
+        let v6 = V6Segments { starts, values };
+
         let mut set = IndicatorSet {
             v4,
             v6,
             group_starts: groups.starts,
             group_members: groups.members,
+            records: self.records,
             entries: self.entries,
-            strings: self.strings,
-            sources: self.sources.into_iter().map(|(name, _)| name).collect(),
+            urls: self.urls,
+            sources: self.sources,
             arena: self.arena,
             prefixes,
         };
-        set.entries.shrink_to_fit();
+        set.group_starts.shrink_to_fit();
+        set.group_members.shrink_to_fit();
+        set.records.shrink_to_fit();
+        set.urls.shrink_to_fit();
         set.arena.shrink_to_fit();
-        set.strings.shrink_to_fit();
         set
     }
 
-    fn intern(&mut self, text: &str) -> Option<u32> {
-        if let Some(&id) = self.interned.get(text) {
-            return Some(id);
+    fn intern(&mut self, text: &str) -> Option<Text> {
+        if let Some(&known) = self.interned.get(text) {
+            return Some(known);
         }
-        let id = u32::try_from(self.strings.len()).ok()?;
-        let len = u32::try_from(text.len()).ok()?;
-        let offset = self.append(text)?;
-        self.strings.push((offset, len));
-        self.interned.insert(text.into(), id);
-        Some(id)
-    }
-
-    fn append(&mut self, text: &str) -> Option<u32> {
         let offset = u32::try_from(self.arena.len()).ok()?;
+        let len = u32::try_from(text.len()).ok()?;
         u32::try_from(self.arena.len() + text.len()).ok()?;
         self.arena.push_str(text);
-        Some(offset)
+        let stored = Text { offset, len };
+        self.interned.insert(text.into(), stored);
+        Some(stored)
     }
 }
 
-/// Interned sets of entry ids, shared by both families.
+/// At most `max` bytes of `text`, cut at a character boundary.
+fn cut(text: &str, max: usize) -> &str {
+    let mut end = text.len().min(max);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    &text[..end]
+}
+
+/// Interned sets of two or more entry ids, shared by both families.
 #[derive(Debug)]
 struct Groups {
-    ids: HashMap<Box<[u32]>, u32>,
+    ids: FastMap<Box<[u32]>, u32>,
     starts: Vec<u32>,
     members: Vec<u32>,
 }
@@ -370,7 +488,7 @@ struct Groups {
 impl Default for Groups {
     fn default() -> Groups {
         Groups {
-            ids: HashMap::new(),
+            ids: FastMap::default(),
             starts: vec![0],
             members: Vec::new(),
         }
@@ -378,9 +496,12 @@ impl Default for Groups {
 }
 
 impl Groups {
-    fn intern(&mut self, active: &[u32]) -> u32 {
-        if active.is_empty() {
-            return NONE;
+    /// The segment value for the entries in `active`.
+    fn value(&mut self, active: &[u32]) -> u32 {
+        match active {
+            [] => return NONE,
+            [single] => return single | SINGLE,
+            _ => {}
         }
         if let Some(&id) = self.ids.get(active) {
             return id;
@@ -393,9 +514,10 @@ impl Groups {
     }
 }
 
-/// Turns possibly overlapping ranges into disjoint segments, each naming the group of every
-/// entry that covers it; neighbours with the same group are merged.
-fn flatten<K: Key>(ranges: Vec<(K, K, u32)>, groups: &mut Groups) -> Segments<K> {
+/// Turns possibly overlapping ranges into disjoint segments (starts and values), each
+/// naming every entry that covers it; neighbours with the same value are merged. The first
+/// segment starts at 0.
+fn flatten<K: Key>(ranges: Vec<(K, K, u32)>, groups: &mut Groups) -> (Vec<K>, Vec<u32>) {
     let mut events: Vec<(K, u32)> = Vec::with_capacity(ranges.len() * 2);
     for (first, last, id) in ranges {
         events.push((first, id));
@@ -406,28 +528,34 @@ fn flatten<K: Key>(ranges: Vec<(K, K, u32)>, groups: &mut Groups) -> Segments<K>
     }
     events.sort_unstable_by_key(|&(at, _)| at);
 
-    let mut starts = vec![K::default()];
-    let mut segment_groups = vec![NONE];
+    // Sized for the most segments there can be and at least 32 MiB, so that glibc maps them
+    // apart from its heap and hands them back when freed: the resident size after a build
+    // stays close to the set's heap. Pages never touched cost no memory.
+    let room = (events.len() + 1).max((32 << 20) / std::mem::size_of::<K>());
+    let mut starts = Vec::with_capacity(room);
+    let mut values = Vec::with_capacity(room);
+    starts.push(K::default());
+    values.push(NONE);
     let mut active: Vec<u32> = Vec::new();
-    let mut rest = events.as_slice();
-    while let Some(&(at, _)) = rest.first() {
-        let here = rest.partition_point(|&(pos, _)| pos == at);
-        for &(_, tagged) in &rest[..here] {
+    let mut at = 0;
+    while let Some(&(position, _)) = events.get(at) {
+        while let Some(&(_, tagged)) = events.get(at).filter(|(p, _)| *p == position) {
             apply(&mut active, tagged);
+            at += 1;
         }
-        rest = &rest[here..];
 
-        let group = groups.intern(&active);
-        if at == K::default() {
-            segment_groups[0] = group;
-        } else if segment_groups.last() != Some(&group) {
-            starts.push(at);
-            segment_groups.push(group);
+        let value = groups.value(&active);
+        if position == K::default() {
+            values[0] = value;
+        } else if values.last() != Some(&value) {
+            starts.push(position);
+            values.push(value);
         }
     }
+    drop(events);
     starts.shrink_to_fit();
-    segment_groups.shrink_to_fit();
-    Segments::from_parts(starts, segment_groups)
+    values.shrink_to_fit();
+    (starts, values)
 }
 
 /// Adds or removes one entry id in the sorted active list.
@@ -439,12 +567,6 @@ fn apply(active: &mut Vec<u32>, tagged: u32) {
             active.remove(at);
         }
         (true, Err(_)) => {}
-    }
-}
-
-impl<K: Key> Default for Segments<K> {
-    fn default() -> Segments<K> {
-        Segments::empty()
     }
 }
 

@@ -386,3 +386,82 @@ fn suricata_categories_are_found_beside_the_list() {
     assert_eq!(sources[0].indicators.len(), 1);
     assert_eq!(&*sources[0].indicators[0].comment, "CnC score 90");
 }
+
+/// xorshift64*, for the differential test below.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+}
+
+/// Random IPv4 nets clustered in 96.0.0.0/3 so that entries, exclusions and the bogons
+/// 100.64.0.0/10 and 127.0.0.0/8 overlap often.
+fn clustered_net(rng: &mut Rng, lengths: &[u8]) -> IpNet {
+    let addr = 0x6000_0000 | (rng.next() as u32 & 0x1fff_ffff);
+    let len = lengths[(rng.next() % lengths.len() as u64) as usize];
+    let net = ipnet::Ipv4Net::new(std::net::Ipv4Addr::from(addr), len).unwrap();
+    IpNet::V4(net.trunc())
+}
+
+#[test]
+fn carving_matches_a_naive_scan_with_random_exclusions() {
+    let mut rng = Rng(0x00c0_ffee_0000_0003);
+    let entries: Vec<IpNet> = (0..300)
+        .map(|_| clustered_net(&mut rng, &[3, 6, 9, 12, 16, 20, 24, 30, 32]))
+        .collect();
+    let exclude: Vec<IpNet> = (0..20)
+        .map(|_| clustered_net(&mut rng, &[8, 12, 18, 26]))
+        .collect();
+    let home: Vec<IpNet> = (0..5)
+        .map(|_| clustered_net(&mut rng, &[14, 22, 32]))
+        .collect();
+    let nets = Networks {
+        home: home.clone(),
+        exclude: exclude.clone(),
+        exclude_bogons: true,
+    };
+    let texts: Vec<(String, &str)> = entries.iter().map(|n| (n.to_string(), "")).collect();
+    let refs: Vec<(&str, &str)> = texts.iter().map(|(t, c)| (t.as_str(), *c)).collect();
+    let built = build_at(vec![source("r", &refs)], &nets, 0);
+
+    let bogons: Vec<IpNet> = BOGONS.iter().map(|(n, _)| n.parse().unwrap()).collect();
+    let hidden = |a: IpAddr| {
+        let all = bogons.iter().chain(&exclude).chain(&home);
+        all.clone().any(|n| n.contains(&a))
+    };
+    let mut probes: Vec<IpAddr> = Vec::new();
+    for net in entries.iter().chain(&exclude).chain(&home).chain(&bogons) {
+        let IpNet::V4(v4) = net else { continue };
+        let (first, last) = (u32::from(v4.network()), u32::from(v4.broadcast()));
+        for value in [first.wrapping_sub(1), first, last, last.wrapping_add(1)] {
+            probes.push(IpAddr::V4(value.into()));
+        }
+    }
+    for _ in 0..6_000 {
+        probes.push(IpAddr::V4(
+            (0x6000_0000 | (rng.next() as u32 & 0x1fff_ffff)).into(),
+        ));
+    }
+
+    let mut checked_listed = 0;
+    for addr in probes {
+        let mut expected: Vec<String> = entries
+            .iter()
+            .filter(|n| n.contains(&addr) && !hidden(addr))
+            .map(|n| format!("r {n}"))
+            .collect();
+        expected.sort();
+        expected.dedup();
+        let mut found = listed(&built, &addr.to_string());
+        found.sort();
+        assert_eq!(found, expected, "{addr}");
+        checked_listed += usize::from(!expected.is_empty());
+    }
+    assert!(checked_listed > 500, "{checked_listed}");
+    assert!(built.summary[0].carved > 0 && built.summary[0].excluded > 0);
+}
