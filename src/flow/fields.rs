@@ -11,15 +11,21 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use super::record::FlowRecord;
 
 /// The time of a 32-bit uptime value `v` (ms) seen in a message exported at `export_ms` by an
-/// exporter that booted at `boot_ms`. The counter wraps every 49.7 days: a value far ahead
-/// of the header's uptime was taken before the wrap.
+/// exporter that booted at `boot_ms`. The counter wraps every 49.7 days: a value that would
+/// put the flow more than an hour after its own export (more than clock skew) was taken
+/// before the wrap. An export time before the boot time (softflowd's IPFIX header clock is
+/// sometimes unset) cannot place a wrap, so the plain offset stands, as Wireshark shows it.
 pub fn uptime_time(boot_ms: i64, export_ms: i64, v: u64) -> i64 {
-    let uptime = export_ms.wrapping_sub(boot_ms);
-    let mut ahead = (v as i64).wrapping_sub(uptime);
-    if ahead > 1 << 31 {
-        ahead -= 1 << 32;
+    const MAX_SKEW_MS: i64 = 3_600_000;
+    let plain = boot_ms.wrapping_add(v as i64);
+    if export_ms < boot_ms {
+        return plain;
     }
-    export_ms.wrapping_add(ahead)
+    if plain.wrapping_sub(export_ms) > MAX_SKEW_MS {
+        plain.wrapping_sub(1 << 32)
+    } else {
+        plain
+    }
 }
 
 /// The length that marks an IPFIX variable-length field (also sent by vendors in v9).
@@ -649,6 +655,13 @@ mod tests {
         assert_eq!(uptime_time(999_000, 1_000_000, 400), 999_400);
         // 2^32 - 4000: taken 5 s before export, before the wrap.
         assert_eq!(uptime_time(999_000, 1_000_000, (1 << 32) - 4000), 995_000);
+        // Up to an hour after the export is clock skew, not a wrap.
+        assert_eq!(uptime_time(999_000, 1_000_000, 6000), 1_005_000);
+        // An export clock before the boot (never set) cannot place a wrap: plain offset.
+        assert_eq!(
+            uptime_time(1_000_000, 5, (1 << 32) - 4000),
+            1_000_000 + (1 << 32) - 4000
+        );
     }
 
     #[test]

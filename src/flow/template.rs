@@ -199,8 +199,7 @@ impl Template {
 }
 
 /// The action of every field; v9 scope fields are skipped; a repeated action keeps its
-/// first occurrence (like Wireshark's first-of rule for counters), except addresses: IPv4
-/// and IPv6 fields share an action and `fields::apply` keeps the first specified one.
+/// first occurrence (like Wireshark's first-of rule for counters).
 fn actions(specs: &[FieldSpec], skip_first: u16) -> Vec<Act> {
     let mut seen: Vec<Act> = Vec::new();
     let mut acts = Vec::with_capacity(specs.len());
@@ -210,8 +209,7 @@ fn actions(specs: &[FieldSpec], skip_first: u16) -> Vec<Act> {
         } else {
             action(s.ie, s.pen, s.len)
         };
-        let address = matches!(act, Act::Src | Act::Dst | Act::NatSrc | Act::NatDst);
-        if act != Act::Skip && !address && seen.contains(&act) {
+        if act != Act::Skip && seen.contains(&act) {
             act = Act::Skip;
         }
         seen.push(act);

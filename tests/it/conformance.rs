@@ -630,21 +630,6 @@ fn sflow_and_v1_captures_decode_to_nothing_and_count_unsupported_versions() {
     );
 }
 
-/// lcn_nf5_softflowd frame 1: header sysUpTime 3381 ms at 1430591888280; softflowd sends
-/// first = 0xffffffff for a flow that began 1 ms before its boot, last = 2577.
-#[test]
-fn uptime_just_before_a_wrap_is_before_the_export() {
-    use flowalert::flow::fields::from_uptime;
-    let export = 1_430_591_888_280;
-    let boot = export - 3381;
-    assert_eq!(from_uptime(boot, export, 0xffff_ffff), boot - 1);
-    assert_eq!(from_uptime(boot, export, 2577), boot + 2577);
-    // Up to an hour after the export is clock skew, not a wrap.
-    assert_eq!(from_uptime(boot, export, 3381 + 5000), export + 5000);
-    // An export time before the boot time cannot place a wrap: plain offset.
-    assert_eq!(from_uptime(export + 10, export, 7), export + 17);
-}
-
 /// The exporters' input: 2224 Ethernet frames of TCP, UDP, ICMP, ICMPv6 and GRE. tshark
 /// counts 170 UDP datagrams (8135 payload bytes), the first in frame 1920; the ICMP
 /// port-unreachable that quotes a UDP header is not one.
