@@ -104,6 +104,45 @@ impl<K: Key> Segments<K> {
     }
 }
 
+/// One bit per IPv4 /24: set when some segment inside it has a group. Most lookups of a
+/// big set are misses, and this 2 MiB map answers them from cache; only a set bit costs
+/// the search through `Segments`, whose arrays are far larger than any cache.
+#[derive(Debug, Clone)]
+struct Coarse {
+    words: Vec<u64>,
+}
+
+impl Coarse {
+    const WORDS: usize = (1 << 24) / 64;
+
+    fn build(segments: &Segments<u32>) -> Coarse {
+        let mut words = vec![0u64; Coarse::WORDS];
+        let ends = segments.starts.iter().skip(1).map(|&start| start - 1);
+        let ends = ends.chain(std::iter::once(u32::MAX));
+        let spans = segments.starts.iter().zip(ends).zip(&segments.groups);
+        for ((&first, last), &group) in spans {
+            if group == NONE {
+                continue;
+            }
+            for block in (first >> 8)..=(last >> 8) {
+                words[(block >> 6) as usize] |= 1 << (block & 63);
+            }
+        }
+        Coarse { words }
+    }
+
+    #[inline]
+    fn may_hold(&self, key: u32) -> bool {
+        let block = key >> 8;
+        let word = self
+            .words
+            .get((block >> 6) as usize)
+            .copied()
+            .unwrap_or(u64::MAX);
+        word & (1 << (block & 63)) != 0
+    }
+}
+
 /// Where one entry's strings are: text in the arena, comment and url as string ids.
 #[derive(Debug, Clone, Copy)]
 struct Entry {
@@ -127,6 +166,7 @@ pub struct EntryId(u32);
 #[derive(Debug, Clone)]
 pub struct IndicatorSet {
     v4: Segments<u32>,
+    v4_coarse: Coarse,
     v6: Segments<u128>,
     /// `group_members[group_starts[g]..group_starts[g + 1]]` are group g's entry ids.
     group_starts: Vec<u32>,
@@ -163,6 +203,7 @@ impl IndicatorSet {
     /// The heap the set holds, in bytes.
     pub fn heap_bytes(&self) -> usize {
         self.v4.bytes()
+            + self.v4_coarse.words.capacity() * 8
             + self.v6.bytes()
             + (self.group_starts.capacity() + self.group_members.capacity()) * 4
             + self.entries.capacity() * std::mem::size_of::<Entry>()
@@ -180,7 +221,14 @@ impl IndicatorSet {
     #[inline]
     fn group_of(&self, addr: IpAddr) -> u32 {
         match crate::flow::canonical(addr) {
-            IpAddr::V4(v4) => self.v4.group(u32::from(v4)),
+            IpAddr::V4(v4) => {
+                let key = u32::from(v4);
+                if self.v4_coarse.may_hold(key) {
+                    self.v4.group(key)
+                } else {
+                    NONE
+                }
+            }
             IpAddr::V6(v6) => self.v6.group(u128::from(v6)),
         }
     }
@@ -323,6 +371,7 @@ impl SetBuilder {
         let v4 = flatten(self.v4, &mut groups);
         let v6 = flatten(self.v6, &mut groups);
         let mut set = IndicatorSet {
+            v4_coarse: Coarse::build(&v4),
             v4,
             v6,
             group_starts: groups.starts,

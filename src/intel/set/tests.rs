@@ -307,3 +307,39 @@ fn empty_set_lists_nothing() {
     }
     assert_eq!(set.segments(), (1, 1));
 }
+
+#[test]
+fn coarse_map_marks_only_the_blocks_an_entry_touches() {
+    let nets: Vec<IpNet> = ["198.51.100.255/32", "203.0.113.0/25", "10.0.0.0/15"]
+        .iter()
+        .map(|n| n.parse().unwrap())
+        .collect();
+    let (set, naive) = build_both(&nets);
+    let probes = [
+        "198.51.100.255",
+        "198.51.100.254",
+        "198.51.101.0",
+        "203.0.113.127",
+        "203.0.113.128",
+        "10.1.255.255",
+        "10.2.0.0",
+        "9.255.255.255",
+    ];
+    for probe in probes {
+        let addr: IpAddr = probe.parse().unwrap();
+        assert_eq!(
+            set_lookup(&set, addr),
+            naive_lookup(&naive, addr),
+            "{probe}"
+        );
+    }
+
+    let block = |a: &str| u32::from(a.parse::<Ipv4Addr>().unwrap());
+    assert!(set.v4_coarse.may_hold(block("198.51.100.0")));
+    assert!(!set.v4_coarse.may_hold(block("198.51.101.0")));
+    assert!(!set.v4_coarse.may_hold(block("198.51.99.255")));
+    assert!(set.v4_coarse.may_hold(block("10.1.255.0")));
+    assert!(!set.v4_coarse.may_hold(block("10.2.0.0")));
+    let marked: u32 = set.v4_coarse.words.iter().map(|w| w.count_ones()).sum();
+    assert_eq!(marked, 1 + 1 + 512);
+}
