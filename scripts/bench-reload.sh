@@ -22,12 +22,20 @@ port=$(free_port)
 write_config "$RUN_DIR/run.toml" "$port" "$list"
 start_service "$RUN_DIR/run.toml"
 
-# reloads_done LINE: reloads that finished, swapped or failed.
-reloads_done() { echo $(( $(field "$1" reloads) + $(field "$1" reloads-failed) )); }
+# Reloads started ("reloading") and ended (a set swapped in, or a failure), from the log.
+# SIGHUPs that arrive during a rebuild are folded into one more rebuild, so this, not the
+# number of signals, says when every reload has ended.
+reloads_started() { grep -c "reloading " "$RUN_DIR/service.err" || true; }
+reloads_ended() {
+    local ready failed
+    ready=$(grep -c "indicator set ready" "$RUN_DIR/service.err" || true)
+    failed=$(grep -c "reload failed" "$RUN_DIR/service.err" || true)
+    echo $(( ready - 1 + failed ))
+}
 
 # one_run HUPS: sends for SECONDS_SENT with HUPS reloads; prints "lost" and logs the run.
 one_run() {
-    local hups=$1 before after sender wanted sent received drops gaps reloads queued ticks
+    local hups=$1 before after sender sent received drops gaps reloads queued ticks
     before=$(stats_line)
     queued=$(loop_waited_ns)
     ticks=$(service_ticks)
@@ -40,19 +48,19 @@ one_run() {
     wait "$sender"
     queued=$(( ($(loop_waited_ns) - queued) / 1000000 ))
     ticks=$(( $(service_ticks) - ticks ))
-    wanted=$(( $(reloads_done "$before") + hups ))
     for _ in $(seq 240); do
-        after=$(stats_line)
-        if [ "$(reloads_done "$after")" -ge "$wanted" ]; then break; fi
+        if [ "$(reloads_ended)" -ge "$(reloads_started)" ]; then break; fi
         sleep 0.5
     done
+    after=$(stats_line)
     sent=$(sed -n 's/^sent \([0-9]*\) datagrams.*/\1/p' "$RUN_DIR/sent")
     received=$(( $(field "$after" datagrams) - $(field "$before" datagrams) ))
     drops=$(( $(field "$after" kernel-drops) - $(field "$before" kernel-drops) ))
     gaps=$(( $(field "$after" sequence_gaps) - $(field "$before" sequence_gaps) ))
-    reloads=$(( $(reloads_done "$after") - $(reloads_done "$before") ))
+    reloads=$(( $(field "$after" reloads) + $(field "$after" reloads-failed) \
+        - $(field "$before" reloads) - $(field "$before" reloads-failed) ))
     say "  $hups SIGHUPs: sent $sent received $received lost $(( sent - received ))" \
-        "kernel-drops $drops sequence-gaps $gaps reloads-finished $reloads;" \
+        "kernel-drops $drops sequence-gaps $gaps reloads-finished $reloads (SIGHUPs during a rebuild fold into one);" \
         "loop thread waited $queued ms for a CPU; service CPU $ticks ticks" \
         "($(cut -d' ' -f9- "$RUN_DIR/sent"))"
     echo $(( sent - received ))
