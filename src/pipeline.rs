@@ -12,7 +12,7 @@ use std::sync::Arc;
 
 use ipnet::IpNet;
 
-use crate::alert::{self, Alerter, Event, Severity};
+use crate::alert::{self, AlertCounters, Alerter, Event, Severity};
 use crate::config::{format_duration, Config, Report};
 use crate::flow::{self, Decoder, FlowRecord, Limits};
 use crate::intel::build::{self, Built};
@@ -86,6 +86,9 @@ pub struct Pipeline {
     outputs: Outputs,
     watch: Watch,
     counters: PipelineCounters,
+    /// Counts of the alerters reloads replaced, in `AlertCounters::fields` order, so the
+    /// stats line never goes back when a reload starts a new alerter.
+    retired_alerts: Vec<u64>,
     template_file: Option<PathBuf>,
     next_save: i64,
     /// Reused buffers: no allocation per datagram once they have grown.
@@ -121,6 +124,7 @@ impl Pipeline {
             outputs,
             watch: Watch::new(config, now_us),
             counters: PipelineCounters::default(),
+            retired_alerts: Vec::new(),
             template_file: None,
             next_save: now_us + SAVE_EVERY_US,
             records: Vec::new(),
@@ -246,6 +250,7 @@ impl Pipeline {
     fn alerter_for(&mut self, config: &Config, now_us: i64) -> Alerter {
         self.alerter.flush(now_us, &mut self.events);
         self.write_events();
+        retire(&mut self.retired_alerts, self.alerter.counters());
         Alerter::new(&config.alerts, &config.networks.home)
     }
 
@@ -348,7 +353,7 @@ impl Pipeline {
     pub fn stats(&self) -> String {
         let mut line = String::new();
         let decoder = self.decoder.counters().fields();
-        let alerts = self.alerter.counters().fields();
+        let alerts = with_retired(self.alerter.counters(), &self.retired_alerts);
         let outputs = self.outputs.counters().fields();
         let own = self.counters.fields();
         for (name, value) in own.chain(decoder).chain(alerts).chain(outputs) {
@@ -374,6 +379,28 @@ impl PipelineCounters {
         ]
         .into_iter()
     }
+}
+
+/// Adds an alerter's counts to those of the alerters before it.
+fn retire(retired: &mut Vec<u64>, counters: &AlertCounters) {
+    for (index, (_, value)) in counters.fields().enumerate() {
+        match retired.get_mut(index) {
+            Some(total) => *total += value,
+            None => retired.push(value),
+        }
+    }
+}
+
+/// The alert counters since the service started: the current alerter's plus the retired.
+fn with_retired<'a>(
+    counters: &'a AlertCounters,
+    retired: &'a [u64],
+) -> impl Iterator<Item = (&'static str, u64)> + 'a {
+    let retired = retired.iter().copied().chain(std::iter::repeat(0));
+    counters
+        .fields()
+        .zip(retired)
+        .map(|((name, value), before)| (name, value + before))
 }
 
 /// Whether any address of `record` is listed; the alerter does nothing with a flow that has
@@ -532,6 +559,39 @@ mod tests {
         let entry = builder.add_entry(source, net, "", None).unwrap();
         builder.cover_net(entry, net.parse().unwrap());
         builder.finish()
+    }
+
+    #[test]
+    fn alert_counters_carry_over_the_alerters_reloads_replace() {
+        let first = AlertCounters {
+            hits: 5,
+            hit_records: 4,
+            pairs_evicted: 1,
+            ..AlertCounters::default()
+        };
+        let second = AlertCounters {
+            hits: 2,
+            repeat_records: 3,
+            ..AlertCounters::default()
+        };
+        let mut retired = Vec::new();
+        retire(&mut retired, &first);
+        retire(&mut retired, &second);
+        let current = AlertCounters {
+            hits: 1,
+            ..AlertCounters::default()
+        };
+        let totals: Vec<_> = with_retired(&current, &retired).collect();
+        let expected = [
+            ("hits", 8),
+            ("hit-records", 4),
+            ("repeats-folded", 0),
+            ("repeat-records", 3),
+            ("records-capped", 0),
+            ("pairs-evicted", 1),
+        ];
+        assert_eq!(totals, expected);
+        assert_eq!(with_retired(&current, &[]).next(), Some(("hits", 1)));
     }
 
     #[test]
