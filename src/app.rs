@@ -5,6 +5,7 @@
 use std::io::Write;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::time::{Duration, Instant};
 
 use anyhow::Context;
 
@@ -58,6 +59,8 @@ fn replay(config: &Config, to_outputs: bool, files: &[PathBuf]) -> anyhow::Resul
     let mut first_time = None;
     let mut pipeline = None;
     let mut datagrams = 0u64;
+    let started = Timer::start();
+    let mut build = Timer::zero();
 
     for file in files {
         let mut reader =
@@ -78,7 +81,12 @@ fn replay(config: &Config, to_outputs: bool, files: &[PathBuf]) -> anyhow::Resul
             }
             let pipeline = match &mut pipeline {
                 Some(pipeline) => pipeline,
-                None => pipeline.insert(replay_pipeline(config, to_outputs, now)?),
+                None => {
+                    let building = Timer::start();
+                    let built = replay_pipeline(config, to_outputs, now)?;
+                    build = building.elapsed();
+                    pipeline.insert(built)
+                }
             };
             pipeline.tick(None, now);
             pipeline.on_datagram(datagram.src.ip(), &datagram.payload, now);
@@ -100,7 +108,92 @@ fn replay(config: &Config, to_outputs: bool, files: &[PathBuf]) -> anyhow::Resul
     pipeline.shutdown(clock.now_micros());
     let _ = std::io::stdout().flush();
     crate::info!("replayed {datagrams} datagrams; {}", pipeline.stats());
+    let counters = pipeline.decoder().counters();
+    let records = counters.records_v5 + counters.records_v9 + counters.records_ipfix;
+    let replay = started.elapsed().minus(build);
+    crate::info!("{}", timing_line(build, replay, records));
     Ok(0)
+}
+
+/// Wall time and this thread's CPU time, so a figure from a loaded machine still says
+/// what one core does (the CPU time is absent where `/proc` does not give it).
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Timer {
+    wall: Duration,
+    cpu: Option<Duration>,
+}
+
+impl Timer {
+    fn zero() -> Timer {
+        Timer {
+            wall: Duration::ZERO,
+            cpu: Some(Duration::ZERO),
+        }
+    }
+
+    /// A mark to measure from: wall time from an `Instant`, CPU time from schedstat.
+    fn start() -> TimerStart {
+        TimerStart {
+            wall: Instant::now(),
+            cpu: thread_cpu(),
+        }
+    }
+
+    fn minus(self, other: Timer) -> Timer {
+        let cpu = self.cpu.zip(other.cpu).map(|(a, b)| a.saturating_sub(b));
+        Timer {
+            wall: self.wall.saturating_sub(other.wall),
+            cpu,
+        }
+    }
+}
+
+struct TimerStart {
+    wall: Instant,
+    cpu: Option<Duration>,
+}
+
+impl TimerStart {
+    fn elapsed(&self) -> Timer {
+        let cpu = thread_cpu()
+            .zip(self.cpu)
+            .map(|(now, then)| now.saturating_sub(then));
+        Timer {
+            wall: self.wall.elapsed(),
+            cpu,
+        }
+    }
+}
+
+/// The first field of `/proc/thread-self/schedstat`: nanoseconds this thread ran on a CPU.
+fn thread_cpu() -> Option<Duration> {
+    let text = std::fs::read_to_string("/proc/thread-self/schedstat").ok()?;
+    let nanos = text.split_whitespace().next()?.parse().ok()?;
+    Some(Duration::from_nanos(nanos))
+}
+
+/// The benchmark line replay ends with: set build and replay apart, rates by wall and CPU.
+fn timing_line(build: Timer, replay: Timer, records: u64) -> String {
+    let rate = |time: Duration| {
+        let secs = time.as_secs_f64();
+        if secs > 0.0 {
+            format!("{:.0}", records as f64 / secs)
+        } else {
+            "-".into()
+        }
+    };
+    let seconds =
+        |time: Option<Duration>| time.map_or("-".into(), |t| format!("{:.3}", t.as_secs_f64()));
+    format!(
+        "timing build-wall={} build-cpu={} replay-wall={} replay-cpu={} records={records} \
+         records-per-s-wall={} records-per-s-cpu={}",
+        seconds(Some(build.wall)),
+        seconds(build.cpu),
+        seconds(Some(replay.wall)),
+        seconds(replay.cpu),
+        rate(replay.wall),
+        replay.cpu.map_or("-".into(), rate),
+    )
 }
 
 /// Replay builds its set as of the capture's first datagram, so the shared 2024 samples
@@ -135,5 +228,50 @@ fn update(config: &Config) -> anyhow::Result<u8> {
     match update::run_update(config, &Clock::system())? {
         UpdateOutcome::Changed => Ok(0),
         UpdateOutcome::Unchanged => Ok(3),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn timer(wall_ms: u64, cpu_ms: Option<u64>) -> Timer {
+        Timer {
+            wall: Duration::from_millis(wall_ms),
+            cpu: cpu_ms.map(Duration::from_millis),
+        }
+    }
+
+    #[test]
+    fn timing_line_reports_build_apart_and_rates_by_wall_and_cpu() {
+        let total = timer(3_000, Some(2_500));
+        let build = timer(1_000, Some(500));
+        let line = timing_line(build, total.minus(build), 10_000_000);
+        assert_eq!(
+            line,
+            "timing build-wall=1.000 build-cpu=0.500 replay-wall=2.000 replay-cpu=2.000 \
+             records=10000000 records-per-s-wall=5000000 records-per-s-cpu=5000000"
+        );
+    }
+
+    #[test]
+    fn timing_line_without_cpu_time_or_elapsed_time_prints_dashes() {
+        let line = timing_line(timer(0, None), timer(0, None), 7);
+        assert_eq!(
+            line,
+            "timing build-wall=0.000 build-cpu=- replay-wall=0.000 replay-cpu=- records=7 \
+             records-per-s-wall=- records-per-s-cpu=-"
+        );
+    }
+
+    #[test]
+    fn thread_cpu_time_grows_with_work() {
+        let before = thread_cpu().expect("this machine has /proc/thread-self/schedstat");
+        let mut x = 0u64;
+        for i in 0..2_000_000u64 {
+            x = std::hint::black_box(x.wrapping_mul(31).wrapping_add(i));
+        }
+        let after = thread_cpu().expect("schedstat");
+        assert!(after > before, "{before:?} then {after:?} after {x}");
     }
 }

@@ -14,7 +14,7 @@ use anyhow::Context;
 
 use ipnet::IpNet;
 
-use crate::alert::{self, Alerter, Event, Severity};
+use crate::alert::{self, AlertCounters, Alerter, Event, Severity};
 use crate::config::{format_duration, Config, Report};
 use crate::dnsbl::{Dnsbl, DnsblHit};
 use crate::flow::{self, Decoder, FlowRecord, Limits};
@@ -93,6 +93,9 @@ pub struct Pipeline {
     outputs: Outputs,
     watch: Watch,
     counters: PipelineCounters,
+    /// Counts of the alerters reloads replaced, in `AlertCounters::fields` order, so the
+    /// stats line never goes back when a reload starts a new alerter.
+    retired_alerts: Vec<u64>,
     template_file: Option<PathBuf>,
     next_save: i64,
     /// DNS blocklists, asked for remote addresses no static list names (service only).
@@ -143,6 +146,7 @@ impl Pipeline {
             outputs,
             watch: Watch::new(config, now_us),
             counters: PipelineCounters::default(),
+            retired_alerts: Vec::new(),
             template_file: None,
             next_save: now_us + SAVE_EVERY_US,
             dnsbl: None,
@@ -170,13 +174,23 @@ impl Pipeline {
             &mut self.records,
         );
 
+        // Windows due now close before this datagram's flows, as the alerter itself would.
+        if self
+            .alerter
+            .next_deadline()
+            .is_some_and(|due| now_us >= due)
+        {
+            self.alerter.tick(now_us, &mut self.events);
+        }
         for record in &self.records {
             // The decoder counts records without any address; there is nothing to look up.
             if !record.has_address() {
                 continue;
             }
-            self.alerter
-                .on_flow(record, &self.indicators.set, now_us, &mut self.events);
+            if touches_set(&self.indicators.set, record) {
+                self.alerter
+                    .on_flow(record, &self.indicators.set, now_us, &mut self.events);
+            }
             if let Some(dnsbl) = &mut self.dnsbl {
                 let set = &self.indicators.set;
                 for address in self.remote.candidates(record, set) {
@@ -308,6 +322,7 @@ impl Pipeline {
     fn alerter_for(&mut self, config: &Config, now_us: i64) -> Alerter {
         self.alerter.flush(now_us, &mut self.events);
         self.write_events();
+        retire(&mut self.retired_alerts, self.alerter.counters());
         Alerter::new(&config.alerts, &config.networks.home)
     }
 
@@ -425,7 +440,8 @@ impl Pipeline {
         use std::fmt::Write;
 
         let decoder = self.decoder.counters().fields().map(|(n, v)| ("", n, v));
-        let alerts = self.alerter.counters().fields().map(|(n, v)| ("", n, v));
+        let alerts = with_retired(self.alerter.counters(), &self.retired_alerts);
+        let alerts = alerts.map(|(n, v)| ("", n, v));
         let outputs = self.outputs.counters().fields().map(|(n, v)| ("", n, v));
         let own = self.counters.fields().map(|(n, v)| ("", n, v));
         let dnsbl = self.dnsbl.iter().flat_map(|d| d.counters().fields());
@@ -508,6 +524,40 @@ fn empty_set() -> Built {
         warnings: Vec::new(),
         hidden: IndicatorSet::empty(),
     }
+}
+
+/// Adds an alerter's counts to those of the alerters before it.
+fn retire(retired: &mut Vec<u64>, counters: &AlertCounters) {
+    for (index, (_, value)) in counters.fields().enumerate() {
+        match retired.get_mut(index) {
+            Some(total) => *total += value,
+            None => retired.push(value),
+        }
+    }
+}
+
+/// The alert counters since the service started: the current alerter's plus the retired.
+fn with_retired<'a>(
+    counters: &'a AlertCounters,
+    retired: &'a [u64],
+) -> impl Iterator<Item = (&'static str, u64)> + 'a {
+    let retired = retired.iter().copied().chain(std::iter::repeat(0));
+    counters
+        .fields()
+        .zip(retired)
+        .map(|((name, value), before)| (name, value + before))
+}
+
+/// Whether any address of `record` is listed; the alerter does nothing with a flow that has
+/// none. Most flows have none, and this loop of plain lookups, with no provenance and no
+/// folding between them, lets the cache misses of consecutive flows' lookups overlap.
+#[inline]
+fn touches_set(set: &IndicatorSet, record: &FlowRecord) -> bool {
+    let addresses = [record.src, record.dst, record.nat_src, record.nat_dst];
+    addresses
+        .into_iter()
+        .flatten()
+        .any(|addr| set.is_listed(addr))
 }
 
 /// Dropping a set of a million prefixes takes milliseconds; do it off the loop thread.
@@ -804,5 +854,80 @@ mod tests {
             "{}",
             found[0]
         );
+    }
+}
+
+/// The pieces that keep the stats line's alert counts across reloads.
+#[cfg(test)]
+mod counter_tests {
+    use super::*;
+    use crate::intel::set::SetBuilder;
+
+    fn set_listing(net: &str) -> IndicatorSet {
+        let mut builder = SetBuilder::new();
+        let source = builder.add_source("drop", None).unwrap();
+        let entry = builder.add_entry(source, net, "", None).unwrap();
+        builder.cover_net(entry, net.parse().unwrap());
+        builder.finish()
+    }
+
+    #[test]
+    fn alert_counters_carry_over_the_alerters_reloads_replace() {
+        let first = AlertCounters {
+            hits: 5,
+            hit_records: 4,
+            pairs_evicted: 1,
+            ..AlertCounters::default()
+        };
+        let second = AlertCounters {
+            hits: 2,
+            repeat_records: 3,
+            ..AlertCounters::default()
+        };
+        let mut retired = Vec::new();
+        retire(&mut retired, &first);
+        retire(&mut retired, &second);
+        let current = AlertCounters {
+            hits: 1,
+            ..AlertCounters::default()
+        };
+        let totals: Vec<_> = with_retired(&current, &retired).collect();
+        let expected = [
+            ("hits", 8),
+            ("hit-records", 4),
+            ("repeats-folded", 0),
+            ("repeat-records", 3),
+            ("records-capped", 0),
+            ("pairs-evicted", 1),
+        ];
+        assert_eq!(totals, expected);
+        assert_eq!(with_retired(&current, &[]).next(), Some(("hits", 1)));
+    }
+
+    #[test]
+    fn touches_set_looks_at_every_address_of_the_flow_nat_included() {
+        let set = set_listing("198.51.100.0/24");
+        let listed: IpAddr = "198.51.100.7".parse().unwrap();
+        let other: IpAddr = "192.0.2.1".parse().unwrap();
+        let mapped: IpAddr = "::ffff:198.51.100.9".parse().unwrap();
+        let mut flow = FlowRecord::new("127.0.0.2".parse().unwrap(), 10, 0);
+        assert!(!touches_set(&set, &flow));
+
+        flow.src = Some(other);
+        flow.dst = Some(other);
+        assert!(!touches_set(&set, &flow));
+        for slot in 0..4 {
+            let mut one = flow.clone();
+            let field = [
+                &mut one.src,
+                &mut one.dst,
+                &mut one.nat_src,
+                &mut one.nat_dst,
+            ];
+            *field.into_iter().nth(slot).unwrap() = Some(listed);
+            assert!(touches_set(&set, &one), "address {slot}");
+        }
+        flow.nat_dst = Some(mapped);
+        assert!(touches_set(&set, &flow));
     }
 }
