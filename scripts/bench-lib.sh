@@ -65,6 +65,7 @@ write_config() {
     cat > "$path" <<CONF
 [input]
 listen = ["127.0.0.1:$port"]
+workers = ${WORKERS:-1}
 receive-buffer = 8388608
 exporters = []
 
@@ -98,12 +99,12 @@ s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # start_service CONFIG: runs `flowalert run` in the background; waits (at most 120 s) for
-# "indicator set ready", since building 1 M prefixes takes seconds on a loaded machine.
+# "receiving with" (every worker bound), since building 1 M prefixes takes seconds on a loaded machine.
 start_service() {
     "$BIN" --config "$1" run 2> "$RUN_DIR/service.err" &
     SERVICE_PID=$!
     local waited=0
-    until grep -q "indicator set ready" "$RUN_DIR/service.err"; do
+    until grep -q "receiving with " "$RUN_DIR/service.err"; do
         if ! kill -0 "$SERVICE_PID" 2>/dev/null; then
             say "flowalert exited:"; cat "$RUN_DIR/service.err" >&2; return 1
         fi
@@ -122,16 +123,22 @@ stop_service() {
 
 # The service's stats line, asked for with SIGUSR1 (waits at most 10 s for it).
 stats_line() {
-    local before after waited=0
+    local before after waited=0 workers=${WORKERS:-1}
     before=$(grep -c " stats " "$RUN_DIR/service.err" || true)
     kill -USR1 "$SERVICE_PID"
     while :; do
         after=$(grep -c " stats " "$RUN_DIR/service.err" || true)
-        if [ "$after" -gt "$before" ]; then break; fi
+        if [ "$after" -ge $((before + workers)) ]; then break; fi
         if [ $waited -ge 100 ]; then say "no stats line after 10 s"; return 1; fi
         sleep 0.1; waited=$((waited + 1))
     done
-    grep " stats " "$RUN_DIR/service.err" | tail -1
+    # One line per worker: counters are summed; kernel-drops (per port) is the same in each.
+    grep " stats " "$RUN_DIR/service.err" | tail -"$workers" | awk '
+        { for (i = 1; i <= NF; i++) if (split($i, kv, "=") == 2 && kv[2] ~ /^[0-9]+$/) {
+              if (!(kv[1] in sum)) order[++n] = kv[1]
+              sum[kv[1]] = kv[1] == "kernel-drops" ? kv[2] : sum[kv[1]] + kv[2] } }
+        END { line = "stats"; for (i = 1; i <= n; i++) line = line " " order[i] "=" sum[order[i]]
+              print line }'
 }
 
 # CPU time the service has used so far, in clock ticks (user + system, all threads).
@@ -139,9 +146,16 @@ service_ticks() {
     awk '{ print $14 + $15 }' "/proc/$SERVICE_PID/stat"
 }
 
-# Nanoseconds the service's loop (main) thread has waited for a CPU, from schedstat.
+# Nanoseconds the service's receiving threads (worker-N) have waited for a CPU, from
+# schedstat, summed.
 loop_waited_ns() {
-    cut -d' ' -f2 "/proc/$SERVICE_PID/task/$SERVICE_PID/schedstat"
+    local total=0 task
+    for task in /proc/"$SERVICE_PID"/task/*; do
+        case "$(cat "$task/comm" 2>/dev/null)" in
+            worker-*) total=$((total + $(cut -d' ' -f2 "$task/schedstat"))) ;;
+        esac
+    done
+    echo "$total"
 }
 
 # field LINE NAME: the value of NAME= in a stats line.

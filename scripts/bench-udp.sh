@@ -4,7 +4,7 @@
 # A step is lossless when the service received every datagram sent and the kernel dropped
 # none; the rate is bisected between a floor and what the sender reaches flat out.
 #
-#   scripts/bench-udp.sh [RUNS] [SECONDS_PER_STEP] [STEPS]    (defaults 3, 5, 7)
+#   [WORKERS=N] scripts/bench-udp.sh [RUNS] [SECONDS_PER_STEP] [STEPS]  (defaults 3, 5, 7)
 #
 # Each run is at most STEPS + 2 steps of SECONDS_PER_STEP. Not run by CI.
 
@@ -75,6 +75,6 @@ for run in $(seq "$RUNS"); do
 done
 
 rate=$(median < "$RUN_DIR/best")
-echo "udp runs=$RUNS step-s=$SECONDS_PER_STEP exporters=$EXPORTERS" \
+echo "udp workers=${WORKERS:-1} runs=$RUNS step-s=$SECONDS_PER_STEP exporters=$EXPORTERS" \
     "lossless-datagrams-per-s=$rate records-per-s=$(awk "BEGIN{print $rate * 30}")" \
     "(median; runs: $(tr '\n' ' ' < "$RUN_DIR/best"))"
