@@ -99,7 +99,8 @@ s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
 
 # start_service CONFIG: runs `flowalert run` in the background; waits (at most 120 s) for
-# "receiving with" (every worker bound), since building 1 M prefixes takes seconds on a loaded machine.
+# "receiving with" (every worker bound), since building 1 M prefixes takes seconds on a
+# loaded machine.
 start_service() {
     "$BIN" --config "$1" run 2> "$RUN_DIR/service.err" &
     SERVICE_PID=$!
