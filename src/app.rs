@@ -219,7 +219,8 @@ fn lookup(config: &Config, addresses: &[IpAddr]) -> anyhow::Result<u8> {
     let built = build::build_at(sources, &config.networks, now_ms);
     let mut stdout = std::io::stdout().lock();
     for addr in addresses {
-        writeln!(stdout, "{}", build::explain(config, &built, *addr))?;
+        let explained = build::explain(config, &built, *addr);
+        writeln!(stdout, "{}", explained.trim_end())?;
     }
     Ok(0)
 }
@@ -227,7 +228,10 @@ fn lookup(config: &Config, addresses: &[IpAddr]) -> anyhow::Result<u8> {
 fn update(config: &Config) -> anyhow::Result<u8> {
     match update::run_update(config, &Clock::system())? {
         UpdateOutcome::Changed => Ok(0),
-        UpdateOutcome::Unchanged => Ok(3),
+        UpdateOutcome::Unchanged => {
+            crate::info!("update: nothing changed");
+            Ok(3)
+        }
     }
 }
 

@@ -557,3 +557,47 @@ fn two_workers_keep_each_exporters_templates_with_its_data() {
     let both = stat(&first, "datagrams") > 0 && stat(&second, "datagrams") > 0;
     assert!(both, "{first}\n{second}");
 }
+
+#[test]
+fn lookup_names_the_list_entry_and_the_exclusion_that_hides_an_address() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/demo");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flowalert"))
+        .arg("--config")
+        .arg(demo.join("flowalert.toml"))
+        .args(["lookup", "203.0.113.66", "10.1.2.3", "198.51.100.1"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert_eq!(
+        String::from_utf8_lossy(&output.stdout),
+        "203.0.113.66: listed by demo-drop entry 203.0.113.64/29 comment \"SBL900001\" \
+         url https://www.spamhaus.org/drop/\n\
+         10.1.2.3: not listed\n\
+         10.1.2.3: excluded by the bogon range 10.0.0.0/8 (private, RFC 1918)\n\
+         198.51.100.1: not listed\n"
+    );
+}
+
+#[test]
+fn update_with_nothing_to_fetch_exits_3() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/demo");
+    let dir = TempDir::new("update3");
+    let text = std::fs::read_to_string(demo.join("flowalert.toml")).unwrap();
+    let text = text.replace(
+        "dir = \"state\"",
+        &format!("dir = \"{}\"", dir.path.display()),
+    );
+    let text = text.replace(
+        "path = \"demo-",
+        &format!("path = \"{}/demo-", demo.display()),
+    );
+    let config = dir.write("flowalert.toml", &text);
+    let status = std::process::Command::new(env!("CARGO_BIN_EXE_flowalert"))
+        .arg("--config")
+        .arg(&config)
+        .arg("update")
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert_eq!(status.code(), Some(3));
+}
