@@ -36,6 +36,10 @@ const MAX_DATAGRAM: usize = 65_535;
 const STATS_EVERY_MICROS: i64 = 300 * 1_000_000;
 /// The loop wakes at least this often for timers.
 const MAX_SLEEP: Duration = Duration::from_millis(500);
+/// Test-only: milliseconds to sleep after each drained batch, so the overload tests can
+/// slow the receiver on purpose and make the kernel drop. Read once at start; unset (as
+/// everywhere but those tests) there is no sleep.
+const STALL_ENV: &str = "FLOWALERT_TEST_STALL_MS";
 
 /// Runs until SIGTERM or SIGINT; `ready` is called once the sockets are bound.
 pub fn run(config: Config, ready: impl FnOnce() -> io::Result<()>) -> anyhow::Result<()> {
@@ -63,6 +67,7 @@ pub fn run(config: Config, ready: impl FnOnce() -> io::Result<()>) -> anyhow::Re
         rebuild_again: false,
         ports,
         next_stats: 0,
+        stall: test_stall(),
     };
     service.next_stats = service.clock.now_micros() + STATS_EVERY_MICROS;
     let result = service.run(&mut poll, &mut signals, &mut listeners);
@@ -83,6 +88,8 @@ struct Service {
     rebuild_again: bool,
     ports: Vec<u16>,
     next_stats: i64,
+    /// `FLOWALERT_TEST_STALL_MS`, when a test set it.
+    stall: Option<Duration>,
 }
 
 impl Service {
@@ -134,7 +141,12 @@ impl Service {
                     let now = self.clock.now_micros();
                     self.pipeline.on_datagram(from.ip(), &buffer[..length], now);
                 }
-                Err(err) if err.kind() == ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                    if let Some(stall) = self.stall {
+                        std::thread::sleep(stall);
+                    }
+                    return;
+                }
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                 Err(err) => {
                     // ICMP errors and the like are reported per call; none ends the socket.
@@ -259,6 +271,16 @@ fn bind_one(address: SocketAddr, config: &Config) -> anyhow::Result<sockets::Lis
         );
     }
     Ok(listener)
+}
+
+/// The test-only stall, if `FLOWALERT_TEST_STALL_MS` names a positive number.
+fn test_stall() -> Option<Duration> {
+    let ms: u64 = std::env::var(STALL_ENV).ok()?.trim().parse().ok()?;
+    let stall = (ms > 0).then(|| Duration::from_millis(ms));
+    if let Some(stall) = stall {
+        crate::warn!("{STALL_ENV} set: sleeping {stall:?} after each batch (tests only)");
+    }
+    stall
 }
 
 /// Tells systemd about readiness and reloads; a no-op when not run by systemd.

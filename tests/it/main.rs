@@ -6,6 +6,7 @@ mod forged;
 mod harness;
 mod lists;
 mod outputs;
+mod overload;
 mod service;
 mod update;
 mod vectors;
