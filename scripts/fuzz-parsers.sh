@@ -39,8 +39,13 @@ seed() {
             seed_files "$corpus" '\000' "$data"/lists/*.txt "$data"/lists/*.csv \
                 "$data"/lists/*.netset "$data"/lists/*.list "$data"/lists/*.json ;;
         otx_cache)
-            printf '%s' '{"version":1,"last_sync_ms":1796327229000,"pulses":[{"id":"64e38336d783f91d6948a7b1","name":"Example \"quoted\" pulse","modified_ms":1796327229000,"indicators":[{"type":"IPv4","indicator":"203.0.113.9","expiration_ms":null,"is_active":true},{"type":"CIDR","indicator":"2001:db8:bad::/48","expiration_ms":1896327229000,"is_active":true}]}]}' \
-                > "$corpus/seed-cache.json" ;;
+            cat > "$corpus/seed-cache.json" <<'JSON'
+{"version":1,"last_sync_ms":1796327229000,"pulses":[{"id":"64e38336d783f91d6948a7b1",
+"name":"Example \"quoted\" pulse","modified_ms":1796327229000,"indicators":[
+{"type":"IPv4","indicator":"203.0.113.9","expiration_ms":null,"is_active":true},
+{"type":"CIDR","indicator":"2001:db8:bad::/48","expiration_ms":1896327229000,"is_active":true}]}]}
+JSON
+            ;;
         config)
             seed_files "$corpus" "" etc/*.toml ;;
     esac

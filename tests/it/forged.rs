@@ -142,10 +142,13 @@ fn syn(src: [u8; 4]) -> V5Flow {
 
 /// The hit layout with every value's alphabet pinned: only `names` may hold free text.
 fn hit_pattern() -> Regex {
-    Regex::new(
-        r#"^src=(\S+) sport=44444 dst=192\.0\.2\.10 dport=22 proto=TCP dir=in match=src listed=(\S+) lists=(forged|zeek|otx) refs=([^\s"=]+|[^\s"]*) start=\S+Z exporter=127\.0\.0\.1 sampling=1 packets=1 bytes=60 names="((?:[^"\\]|\\["\\]|\\x[0-9a-f]{2})*)"$"#,
-    )
-    .expect("a pattern")
+    let layout = concat!(
+        r"^src=(\S+) sport=44444 dst=192\.0\.2\.10 dport=22 proto=TCP dir=in match=src ",
+        r#"listed=(\S+) lists=(forged|zeek|otx) refs=(-|[^\s"=\\]+) start=\S+Z "#,
+        r"exporter=127\.0\.0\.1 sampling=1 packets=1 bytes=60 ",
+        r#"names="((?:[^"\\]|\\["\\]|\\x[0-9a-f]{2})*)"$"#,
+    );
+    Regex::new(layout).expect("a pattern")
 }
 
 /// Checks one datagram: bytes, RFC 5424 fields and the message layout; returns
