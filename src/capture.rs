@@ -183,6 +183,8 @@ pub struct CaptureReader {
     buffer_bytes: usize,
     frames: FrameDecoder,
     finished: bool,
+    /// pcapng (blocks checked by `short_process_block` first), not legacy pcap.
+    pcapng: bool,
 }
 
 impl CaptureReader {
@@ -205,6 +207,7 @@ impl CaptureReader {
             error: Rc::clone(&read_error),
         };
 
+        let pcapng = magic.is_some_and(|m| u32::from_le_bytes(m) == PCAPNG_SHB);
         let blocks = match magic {
             Some(m) if u32::from_le_bytes(m) == PCAPNG_SHB => {
                 let reader = PcapNGReader::new(INITIAL_BUFFER_BYTES, stream);
@@ -226,6 +229,7 @@ impl CaptureReader {
             buffer_bytes: INITIAL_BUFFER_BYTES,
             frames: FrameDecoder::new(),
             finished: false,
+            pcapng,
         })
     }
 
@@ -233,6 +237,10 @@ impl CaptureReader {
     /// every later call returns `Ok(None)`.
     pub fn next_datagram(&mut self) -> Result<Option<Datagram>, CaptureError> {
         while !self.finished {
+            if let Some(e) = self.refuse_short_process_block() {
+                self.finish();
+                return Err(e);
+            }
             match self.blocks.next() {
                 Ok((len, block)) => {
                     let datagram = self.frames.on_block(block);
@@ -270,6 +278,19 @@ impl CaptureReader {
     /// What was read and skipped so far.
     pub fn counters(&self) -> &CaptureCounters {
         &self.frames.counters
+    }
+
+    /// The error for a pcapng Process Information Block shorter than 12 bytes at the front
+    /// of the buffer, which pcap-parser 0.17 cannot take (see `short_process_block`).
+    fn refuse_short_process_block(&self) -> Option<CaptureError> {
+        if !self.pcapng {
+            return None;
+        }
+        let length = short_process_block(self.blocks.data())?;
+        Some(CaptureError::Corrupt {
+            offset: self.blocks.consumed() as u64,
+            detail: format!("pcapng block length {length} is below 12"),
+        })
     }
 
     fn refill(&mut self) -> Result<(), CaptureError> {
@@ -312,6 +333,21 @@ impl CaptureReader {
         self.finished = true;
         self.frames.reassembler.flush(&mut self.frames.counters);
     }
+}
+
+/// The length of a pcapng Process Information Block (type 0x80000001, either byte order)
+/// at the start of `data` when it is below 12. pcap-parser 0.17 checks such a block's
+/// length only against 4 and then subtracts 12 from it: a panic where overflow checks are
+/// on, a 4 GiB read request where they are not. Found by the `capture` fuzz target.
+fn short_process_block(data: &[u8]) -> Option<u32> {
+    let head: [u8; 8] = data.get(..8)?.try_into().ok()?;
+    let [t0, t1, t2, t3, l0, l1, l2, l3] = head;
+    let length = match [t0, t1, t2, t3] {
+        [0x01, 0x00, 0x00, 0x80] => u32::from_le_bytes([l0, l1, l2, l3]),
+        [0x80, 0x00, 0x00, 0x01] => u32::from_be_bytes([l0, l1, l2, l3]),
+        _ => return None,
+    };
+    (length < 12).then_some(length)
 }
 
 /// A block-level `PcapError`, no longer borrowing the reader's buffer.

@@ -93,13 +93,18 @@ fn join_bare(items: &[&str]) -> String {
     joined
 }
 
-/// A name cut to what one record could show, at a character boundary.
+/// A name cut to what one record could show, at a character boundary, with `...` when it
+/// was cut: non-ASCII shrinks to one `?` each, so a cut name may still fit whole and must
+/// not then pass for the entire name.
 fn kept(name: &str) -> Box<str> {
-    let mut end = name.len().min(MESSAGE_MAX);
+    if name.len() <= MESSAGE_MAX {
+        return Box::from(name);
+    }
+    let mut end = MESSAGE_MAX;
     while !name.is_char_boundary(end) {
         end -= 1;
     }
-    Box::from(&name[..end])
+    format!("{}...", &name[..end]).into_boxed_str()
 }
 
 /// One listed end of one flow.

@@ -296,6 +296,18 @@ fn awkward_names_give_one_valid_record_each() {
 }
 
 #[test]
+fn a_long_non_ascii_name_cut_before_escaping_still_ends_in_dots() {
+    // 4000 two-byte characters: kept at 824 bytes, shown as 412 `?`, which fit.
+    let name = format!("{}tail", "é".repeat(4000));
+    let set = Naive::new().with("203.0.113.0/24", "drop", &name, None);
+    let mut out = Vec::new();
+    alerter().on_flow(&scan(1), &set, T0, &mut out);
+    let message = &out[0].message;
+    let names = &message[message.find("names=").unwrap()..];
+    assert_eq!(names, format!("names=\"{}...\"", "?".repeat(412)));
+}
+
+#[test]
 fn many_pulses_cut_refs_to_three_and_names_with_a_count() {
     let mut set = Naive::new();
     for i in 0..40 {

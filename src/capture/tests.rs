@@ -608,3 +608,35 @@ fn long_records_grow_the_buffer_up_to_its_limit() {
         other => panic!("expected RecordTooLong, got {other:?}"),
     }
 }
+
+#[test]
+fn a_process_information_block_shorter_than_12_bytes_is_corrupt_not_a_panic() {
+    // The capture fuzz target's crash, minimised by hand: a section header, then a block
+    // of type 0x80000001 (Process Information) whose length says 8.
+    let mut bytes = ng_section();
+    bytes.extend_from_slice(&0x8000_0001u32.to_le_bytes());
+    bytes.extend_from_slice(&8u32.to_le_bytes());
+    bytes.extend_from_slice(&[0; 8]);
+    let mut r = reader(bytes);
+    match r.next_datagram() {
+        Err(CaptureError::Corrupt { offset, detail }) => {
+            assert_eq!(offset, 28);
+            assert_eq!(detail, "pcapng block length 8 is below 12");
+        }
+        other => panic!("expected a corrupt block, got {other:?}"),
+    }
+    assert!(matches!(r.next_datagram(), Ok(None)));
+}
+
+#[test]
+fn the_capture_fuzz_crash_input_is_an_error() {
+    // fuzz/artifacts/capture/crash-240c8ea7...: big-endian section, then the short block.
+    let bytes: Vec<u8> = vec![
+        0x0a, 0x0d, 0x0d, 0x0a, 0x00, 0x00, 0x00, 0x1c, 0x1a, 0x2b, 0x3c, 0x4d, 0x20, 0x00, 0x29,
+        0x3d, 0x02, 0x55, 0x55, 0x7a, 0xc3, 0xb2, 0xa1, 0x02, 0x00, 0x04, 0x00, 0x00, 0x80, 0x00,
+        0x00, 0x01, 0x00, 0x00, 0x00, 0x09, 0x00, 0x7a, 0x1f,
+    ];
+    let mut r = reader(bytes);
+    while let Ok(Some(_)) = r.next_datagram() {}
+    assert!(matches!(r.next_datagram(), Ok(None)));
+}

@@ -55,7 +55,13 @@ pub struct Daemon {
 impl Daemon {
     /// Starts `flowalert --config CONFIG run` and waits until it says it is listening.
     pub fn start(config: &Path) -> Daemon {
+        Daemon::start_with_env(config, &[])
+    }
+
+    /// `start` with extra environment variables for the process.
+    pub fn start_with_env(config: &Path, env: &[(&str, &str)]) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_flowalert"))
+            .envs(env.iter().copied())
             .arg("--config")
             .arg(config)
             .arg("run")
