@@ -56,7 +56,7 @@ one_run() {
     sent=$(sed -n 's/^sent \([0-9]*\) datagrams.*/\1/p' "$RUN_DIR/sent")
     received=$(( $(field "$after" datagrams) - $(field "$before" datagrams) ))
     drops=$(( $(field "$after" kernel-drops) - $(field "$before" kernel-drops) ))
-    gaps=$(( $(field "$after" sequence_gaps) - $(field "$before" sequence_gaps) ))
+    gaps=$(( $(field "$after" sequence-gaps) - $(field "$before" sequence-gaps) ))
     reloads=$(( $(field "$after" reloads) + $(field "$after" reloads-failed) \
         - $(field "$before" reloads) - $(field "$before" reloads-failed) ))
     say "  $hups SIGHUPs: sent $sent received $received lost $(( sent - received ))" \

@@ -31,6 +31,10 @@ const MAX_DATAGRAM: usize = 65_535;
 const STATS_EVERY_MICROS: i64 = 300 * 1_000_000;
 /// The loop wakes at least this often for timers.
 const MAX_SLEEP: Duration = Duration::from_millis(500);
+/// Test-only: milliseconds to sleep after each drained batch, so the overload tests can
+/// slow the receiver on purpose and make the kernel drop. Read once at start; unset (as
+/// everywhere but those tests) there is no sleep.
+const STALL_ENV: &str = "FLOWALERT_TEST_STALL_MS";
 
 /// What the coordinator asks of a worker.
 pub enum Command {
@@ -85,6 +89,8 @@ struct Worker {
     pipeline: Pipeline,
     ports: Vec<u16>,
     next_stats: i64,
+    /// `FLOWALERT_TEST_STALL_MS`, when a test set it.
+    stall: Option<Duration>,
 }
 
 impl Worker {
@@ -108,6 +114,7 @@ impl Worker {
             pipeline,
             ports: listeners.iter().map(|l| l.address.port()).collect(),
             next_stats: now + STATS_EVERY_MICROS,
+            stall: test_stall(id),
         };
         Ok((worker, poll, listeners))
     }
@@ -163,7 +170,12 @@ impl Worker {
                     let now = self.clock.now_micros();
                     self.pipeline.on_datagram(from.ip(), &buffer[..length], now);
                 }
-                Err(err) if err.kind() == ErrorKind::WouldBlock => return,
+                Err(err) if err.kind() == ErrorKind::WouldBlock => {
+                    if let Some(stall) = self.stall {
+                        std::thread::sleep(stall);
+                    }
+                    return;
+                }
                 Err(err) if err.kind() == ErrorKind::Interrupted => continue,
                 Err(err) => {
                     // ICMP errors and the like are reported per call; none ends the socket.
@@ -215,6 +227,15 @@ impl Worker {
         let stats = self.pipeline.stats();
         format!("stats worker={} {stats} kernel-drops={drops}", self.id)
     }
+}
+
+fn test_stall(id: usize) -> Option<Duration> {
+    let ms: u64 = std::env::var(STALL_ENV).ok()?.trim().parse().ok()?;
+    let stall = (ms > 0).then(|| Duration::from_millis(ms));
+    if let (Some(stall), 0) = (stall, id) {
+        crate::warn!("{STALL_ENV} set: sleeping {stall:?} after each batch (tests only)");
+    }
+    stall
 }
 
 #[derive(PartialEq)]

@@ -137,7 +137,7 @@ fn a_slowed_receiver_under_flood_stays_up_counts_kernel_drops_and_alerts_after()
     let dropped = stat(&stats, "kernel-drops");
     eprintln!("flood: sent {sent}, decoded {decoded}, kernel drops {dropped}, peak {peak}");
     assert_eq!(decoded + dropped, sent + 1, "{stats}");
-    assert_eq!(stat(&stats, "records_v5"), (decoded - 1) * 30 + 1);
+    assert_eq!(stat(&stats, "records-v5"), (decoded - 1) * 30 + 1);
     assert_eq!(stat(&stats, "hit-records"), 1);
     assert!(peak < FLOOD_RSS_BOUND, "peak RSS {peak}");
 }
