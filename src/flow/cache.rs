@@ -2,7 +2,7 @@
 //! sequence and sampling state, and data sets held until their template arrives.
 //!
 //! Invariants: at most `max_per_exporter` templates and `MAX_DOMAINS` domains per exporter;
-//! held bytes (plus a fixed charge per set) never exceed `hold_bytes`.
+//! held bytes (plus a fixed charge per set) never exceed `hold_bytes`, per exporter and in all.
 
 use std::collections::{HashMap, VecDeque};
 
@@ -64,6 +64,8 @@ pub struct Run<'a> {
     pub limits: &'a Limits,
     pub out: &'a mut Vec<FlowRecord>,
     pub c: &'a mut Counters,
+    /// Held bytes over all exporters, bounded by `hold_bytes` too.
+    pub held_total: &'a mut usize,
 }
 
 /// Everything known about one exporter.
@@ -156,11 +158,24 @@ impl Exporter {
             run.c.held_sets_dropped_space += 1;
             return;
         }
-        while self.held_bytes + cost > run.limits.hold_bytes && self.pop_held() {
+        // An exporter makes room from its own oldest sets only, so one that floods (or many
+        // spoofed ones) cannot push out the data of another; past the total, new sets drop.
+        let limit = run.limits.hold_bytes;
+        loop {
+            let over = self.held_bytes + cost > limit || *run.held_total + cost > limit;
+            if !over {
+                break;
+            }
+            let Some(freed) = self.pop_held_bytes() else {
+                run.c.held_sets_dropped_space += 1;
+                return;
+            };
+            *run.held_total = run.held_total.saturating_sub(freed);
             run.c.held_sets_dropped_space += 1;
         }
 
         self.held_bytes += cost;
+        *run.held_total += cost;
         self.held.push_back(Held {
             domain: msg.domain,
             id,
@@ -172,13 +187,15 @@ impl Exporter {
     }
 
     fn pop_held(&mut self) -> bool {
-        match self.held.pop_front() {
-            Some(h) => {
-                self.held_bytes -= h.bytes.len() + HELD_OVERHEAD;
-                true
-            }
-            None => false,
-        }
+        self.pop_held_bytes().is_some()
+    }
+
+    /// Drops the oldest held set; the bytes it was charged.
+    fn pop_held_bytes(&mut self) -> Option<usize> {
+        let h = self.held.pop_front()?;
+        let cost = h.bytes.len() + HELD_OVERHEAD;
+        self.held_bytes -= cost;
+        Some(cost)
     }
 
     /// Decodes, in arrival order, the held sets that template `id` now explains.
@@ -197,6 +214,7 @@ impl Exporter {
 
         for h in mine {
             self.held_bytes -= h.bytes.len() + HELD_OVERHEAD;
+            *run.held_total = run.held_total.saturating_sub(h.bytes.len() + HELD_OVERHEAD);
             if run.now_ms.saturating_sub(h.received_ms) > run.limits.hold_time_ms {
                 run.c.held_sets_expired += 1;
                 continue;

@@ -98,6 +98,13 @@ pub enum TemplateError {
     NoFields { offset: usize, id: u16 },
     /// A v9 options template whose scope or option length is not a multiple of 4.
     BadOptionLength { offset: usize, length: u16 },
+    /// More fields than `MAX_TEMPLATE_FIELDS`: no exporter sends such a template, and each
+    /// field costs memory for as long as the template is kept.
+    TooWide {
+        offset: usize,
+        id: u16,
+        fields: usize,
+    },
 }
 
 impl fmt::Display for TemplateError {
@@ -108,6 +115,9 @@ impl fmt::Display for TemplateError {
             }
             TemplateError::BadId { offset, id } => {
                 write!(f, "template id {id} at offset {offset} is below 256")
+            }
+            TemplateError::TooWide { offset, id, fields } => {
+                write!(f, "template {id} at offset {offset} has {fields} fields")
             }
             TemplateError::ZeroLength { offset, id } => {
                 write!(f, "template {id} at offset {offset} has record length 0")

@@ -79,6 +79,9 @@ pub struct Decoder {
     limits: Limits,
     exporters: HashMap<IpAddr, Exporter>,
     totals: Counters,
+    /// Bytes held (data before its template) over all exporters: `hold_bytes` bounds this
+    /// total, so spoofed exporters cannot multiply it. Recounted at every `expire`.
+    held_total: usize,
 }
 
 impl Decoder {
@@ -87,6 +90,7 @@ impl Decoder {
             limits,
             exporters: HashMap::new(),
             totals: Counters::default(),
+            held_total: 0,
         }
     }
 
@@ -117,6 +121,7 @@ impl Decoder {
             limits: &self.limits,
             out,
             c: &mut c,
+            held_total: &mut self.held_total,
         };
         match sets::be16_at(datagram, 0) {
             Some(5) => v5::decode(ex, exporter, datagram, &mut run),
@@ -143,6 +148,7 @@ impl Decoder {
         self.totals.add(&c);
         self.exporters
             .retain(|_, ex| now_ms.saturating_sub(ex.last_seen) <= limits.idle_expiry_ms);
+        self.held_total = self.exporters.values().map(|ex| ex.held_bytes).sum();
     }
 
     /// Totals over all exporters (including exporters since expired).

@@ -123,9 +123,14 @@ pub struct Template {
     plan: Plan,
 }
 
+/// The widest template kept. Real exporters send tens of fields (YAF, the widest seen in
+/// the shared captures, about a hundred); a datagram could carry 16 000.
+pub const MAX_TEMPLATE_FIELDS: usize = 1024;
+
 impl Template {
     /// Compiles `specs`. `v9_scope` marks v9 options scope fields, whose types are not IEs.
-    /// Rejects templates whose records would be 0 bytes long.
+    /// Rejects templates whose records would be 0 bytes long, or wider than
+    /// `MAX_TEMPLATE_FIELDS`.
     pub fn compile(
         kind: Kind,
         scope_count: u16,
@@ -134,6 +139,10 @@ impl Template {
         id: u16,
         offset: usize,
     ) -> Result<Template, TemplateError> {
+        if specs.len() > MAX_TEMPLATE_FIELDS {
+            let fields = specs.len();
+            return Err(TemplateError::TooWide { offset, id, fields });
+        }
         let acts = actions(&specs, if v9_scope { scope_count } else { 0 });
         let plan = plan(&specs, &acts);
         let zero = match &plan {
