@@ -4,9 +4,9 @@
 //! so every address falls in exactly one segment; a segment's value is none, one entry, or an
 //! interned group of entries, and it names every entry that covers the whole segment.
 //! `SetBuilder` makes the set once; nothing changes it afterwards. Each entry is one record:
-//! an ASCII header (source, text length, note) followed by its text, in one string, so a
-//! listing reads the segment, then the record; comments and urls (an entry's note) and
-//! source names are stored once, in small tables that stay in cache.
+//! an ASCII header (text length, note) followed by its text, in one string, so a listing
+//! reads the segment, then the record; an entry's note (its source, comment and url) and
+//! every string in it are stored once, in small tables that stay in cache.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -182,14 +182,14 @@ impl V6Segments {
     }
 }
 
-/// Bytes before an entry's text in `IndicatorSet::records`: its source (2 bytes), text
-/// length (2) and note (4), seven bits to a byte, low first. Every header byte is ASCII, so
-/// the records are one `String` and an entry's text is a slice of it, with no check of its
-/// bytes at lookup time. A header and its text share a cache line or two.
-const HEADER: usize = 8;
+/// Bytes before an entry's text in `IndicatorSet::records`: its text length (2 bytes) and
+/// note (4), seven bits to a byte, low first. Every header byte is ASCII, so the records are
+/// one `String` and an entry's text is a slice of it, with no check of its bytes at lookup
+/// time. A header and its text share a cache line or two.
+const HEADER: usize = 6;
 
 /// Sources, text lengths and notes must fit their header fields.
-const MAX_SOURCES: usize = 1 << 14;
+const MAX_SOURCES: usize = u16::MAX as usize;
 const MAX_TEXT: usize = (1 << 14) - 1;
 const MAX_NOTES: usize = 1 << 28;
 
@@ -219,10 +219,12 @@ struct Text {
     len: u32,
 }
 
-/// What an entry says beside its text: its comment and its own url (empty when none).
-/// Entries of one OTX pulse or one SBL record share theirs.
+/// Everything an entry's listing says beside its text: the source's name, the comment, and
+/// the url (the entry's own, else the source's `ref`; empty when neither). Entries of one
+/// OTX pulse or one SBL record share theirs.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 struct Note {
+    source: Text,
     comment: Text,
     url: Text,
 }
@@ -248,8 +250,6 @@ pub struct IndicatorSet {
     records: String,
     entries: usize,
     notes: Vec<Note>,
-    /// Source id -> its name and its `ref` (empty when none).
-    sources: Vec<(Text, Text)>,
     /// Comments, urls and names, each stored once.
     arena: String,
     prefixes: usize,
@@ -282,7 +282,6 @@ impl IndicatorSet {
             + (self.group_starts.capacity() + self.group_members.capacity()) * 4
             + self.records.capacity()
             + self.notes.capacity() * std::mem::size_of::<Note>()
-            + self.sources.capacity() * 16
             + self.arena.capacity()
     }
 
@@ -316,26 +315,20 @@ impl IndicatorSet {
         self.arena.get(offset..offset + len).unwrap_or("")
     }
 
-    /// One entry's listing: its record, then the small source and note tables.
-    #[inline]
+    /// One entry's listing: its record, then the small note table.
+    #[inline(always)]
     fn listing(&self, id: u32) -> Option<Listing<'_>> {
         let at = id as usize;
         let header = self.records.as_bytes().get(at..at + HEADER)?;
-        let (source, len, note) = (
-            seven(&header[..2]),
-            seven(&header[2..4]),
-            seven(&header[4..]),
-        );
+        let (len, note) = (seven(&header[..2]), seven(&header[2..]));
         let entry = self.records.get(at + HEADER..at + HEADER + len)?;
 
-        let &(name, ref_url) = self.sources.get(source)?;
         let note = self.notes.get(note)?;
-        let url = if note.url.len == 0 { ref_url } else { note.url };
         Some(Listing {
-            source: self.text(name),
+            source: self.text(note.source),
             entry,
             comment: self.text(note.comment),
-            url: (url.len != 0).then(|| self.text(url)),
+            url: (note.url.len != 0).then(|| self.text(note.url)),
         })
     }
 }
@@ -430,7 +423,7 @@ impl SetBuilder {
         builder
     }
 
-    /// Registers a source; `None` once 16384 sources exist or the arena is full.
+    /// Registers a source; `None` once 65535 sources exist or the arena is full.
     pub fn add_source(&mut self, name: &str, ref_url: Option<&str>) -> Option<SourceId> {
         let id = u16::try_from(self.sources.len())
             .ok()
@@ -459,9 +452,8 @@ impl SetBuilder {
         if text.len() > MAX_TEXT {
             return None;
         }
-        let note = self.note(comment, url)?;
+        let note = self.note(source, comment, url)?;
 
-        put_seven(&mut self.records, usize::from(source.0), 2);
         put_seven(&mut self.records, text.len(), 2);
         put_seven(&mut self.records, note as usize, 4);
         self.records.push_str(text);
@@ -469,11 +461,17 @@ impl SetBuilder {
         Some(EntryId(id))
     }
 
-    /// The note id for a comment and url, each pair stored once.
-    fn note(&mut self, comment: &str, url: Option<&str>) -> Option<u32> {
+    /// The note id for an entry of `source` with `comment` and `url`, each note stored once.
+    fn note(&mut self, source: SourceId, comment: &str, url: Option<&str>) -> Option<u32> {
+        let (name, ref_url) = *self.sources.get(usize::from(source.0))?;
+        let url = match url.filter(|url| !url.is_empty()) {
+            Some(url) => self.intern(url)?,
+            None => ref_url,
+        };
         let note = Note {
+            source: name,
             comment: self.intern(cut(comment, MAX_COMMENT))?,
-            url: self.intern(url.unwrap_or(""))?,
+            url,
         };
         if let Some(&id) = self.noted.get(&note) {
             return Some(id);
@@ -533,7 +531,6 @@ impl SetBuilder {
             records: self.records,
             entries: self.entries,
             notes: self.notes,
-            sources: self.sources,
             arena: self.arena,
             prefixes,
         };
