@@ -6,7 +6,9 @@
 //! `SetBuilder` makes the set once; nothing changes it afterwards. Each entry is one record:
 //! an ASCII header (text length, note) followed by its text, in one string, so a listing
 //! reads the segment, then the record; an entry's note (its source, comment and url) and
-//! every string in it are stored once, in small tables that stay in cache.
+//! every string in it are stored once, in tables that stay small when notes repeat (one
+//! per OTX pulse, per SBL record); a list with a different comment on every line pays a
+//! boxed string per comment.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -214,12 +216,9 @@ fn seven(bytes: &[u8]) -> usize {
         .fold(0, |value, &byte| value << 7 | usize::from(byte))
 }
 
-/// A string in the arena.
+/// A string in `IndicatorSet::strings`, by its index.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
-struct Text {
-    offset: u32,
-    len: u32,
-}
+struct Text(u32);
 
 /// Everything an entry's listing says beside its text: the source's name, the comment, and
 /// the url (the entry's own, else the source's `ref`; empty when neither). Entries of one
@@ -252,8 +251,9 @@ pub struct IndicatorSet {
     records: String,
     entries: usize,
     notes: Vec<Note>,
-    /// Comments, urls and names, each stored once.
-    arena: String,
+    /// Comments, urls and names, each stored once. Boxed one by one rather than in one
+    /// arena: a `&str` out of a box needs no check, and a listing takes three of them.
+    strings: Vec<Box<str>>,
     prefixes: usize,
 }
 
@@ -284,7 +284,8 @@ impl IndicatorSet {
             + (self.group_starts.capacity() + self.group_members.capacity()) * 4
             + self.records.capacity()
             + self.notes.capacity() * std::mem::size_of::<Note>()
-            + self.arena.capacity()
+            + self.strings.capacity() * std::mem::size_of::<Box<str>>()
+            + self.strings.iter().map(|s| s.len()).sum::<usize>()
     }
 
     /// Whether any entry covers `addr`: the fast path, with no provenance.
@@ -313,8 +314,7 @@ impl IndicatorSet {
 
     #[inline]
     fn text(&self, text: Text) -> &str {
-        let (offset, len) = (text.offset as usize, text.len as usize);
-        self.arena.get(offset..offset + len).unwrap_or("")
+        self.strings.get(text.0 as usize).map_or("", |s| s)
     }
 
     /// One entry's listing: its record, then the small note table.
@@ -330,7 +330,7 @@ impl IndicatorSet {
             source: self.text(note.source),
             entry,
             comment: self.text(note.comment),
-            url: (note.url.len != 0).then(|| self.text(note.url)),
+            url: Some(self.text(note.url)).filter(|url| !url.is_empty()),
         })
     }
 }
@@ -400,7 +400,6 @@ type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 /// Collects sources, entries and their address ranges, then flattens them into a set.
 #[derive(Debug, Default)]
 pub struct SetBuilder {
-    arena: String,
     interned: FastMap<Box<str>, Text>,
     sources: Vec<(Text, Text)>,
     records: String,
@@ -425,7 +424,7 @@ impl SetBuilder {
         builder
     }
 
-    /// Registers a source; `None` once 65535 sources exist or the arena is full.
+    /// Registers a source; `None` once 65535 sources or 2^32 strings exist.
     pub fn add_source(&mut self, name: &str, ref_url: Option<&str>) -> Option<SourceId> {
         let id = u16::try_from(self.sources.len())
             .ok()
@@ -437,8 +436,8 @@ impl SetBuilder {
     }
 
     /// Registers an entry; cover its addresses with `cover_*`. `None` when the text is
-    /// 16 KiB or longer, the source unknown, or the set full (2 GiB of entries, 4 GiB of
-    /// comments, 2^28 different comment and url pairs). A comment over 64 KiB is cut.
+    /// 16 KiB or longer, the source unknown, or the set full (2 GiB of entries, 2^32
+    /// strings, 2^28 different notes). A comment over 64 KiB is cut.
     pub fn add_entry(
         &mut self,
         source: SourceId,
@@ -533,14 +532,13 @@ impl SetBuilder {
             records: self.records,
             entries: self.entries,
             notes: self.notes,
-            arena: self.arena,
+            strings: strings(self.interned),
             prefixes,
         };
         set.group_starts.shrink_to_fit();
         set.group_members.shrink_to_fit();
         set.records.shrink_to_fit();
         set.notes.shrink_to_fit();
-        set.arena.shrink_to_fit();
         set
     }
 
@@ -548,14 +546,21 @@ impl SetBuilder {
         if let Some(&known) = self.interned.get(text) {
             return Some(known);
         }
-        let offset = u32::try_from(self.arena.len()).ok()?;
-        let len = u32::try_from(text.len()).ok()?;
-        u32::try_from(self.arena.len() + text.len()).ok()?;
-        self.arena.push_str(text);
-        let stored = Text { offset, len };
+        let stored = Text(u32::try_from(self.interned.len()).ok()?);
         self.interned.insert(text.into(), stored);
         Some(stored)
     }
+}
+
+/// The interned strings by index; the boxes move, nothing is copied.
+fn strings(interned: FastMap<Box<str>, Text>) -> Vec<Box<str>> {
+    let mut strings: Vec<Box<str>> = vec![Box::default(); interned.len()];
+    for (text, Text(at)) in interned {
+        if let Some(slot) = strings.get_mut(at as usize) {
+            *slot = text;
+        }
+    }
+    strings
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary.
