@@ -3,8 +3,12 @@
 //! Invariant: in each family the segment starts are strictly increasing and the first is 0,
 //! so every address falls in exactly one segment; a segment's value is none, one entry, or an
 //! interned group of entries, and it names every entry that covers the whole segment.
-//! `SetBuilder` makes the set once; nothing changes it afterwards. Entries sit in one byte
-//! buffer beside their text; comments, urls and source names are stored once in an arena.
+//! `SetBuilder` makes the set once; nothing changes it afterwards. Each entry is one record:
+//! an ASCII header (text length, note) followed by its text, in one string, so a listing
+//! reads the segment, then the record; an entry's note (its source, comment and url) and
+//! every string in it are stored once, in tables that stay small when notes repeat (one
+//! per OTX pulse, per SBL record); a list with a different comment on every line pays a
+//! boxed string per comment.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -21,9 +25,6 @@ const SINGLE: u32 = 1 << 31;
 
 /// Entry ids are tagged with this bit in the sweep to mark where an entry stops.
 const END: u32 = 1 << 31;
-
-/// In `Entry::text_len`: the entry has its own url in `IndicatorSet::urls`.
-const OWN_URL: u16 = 1 << 15;
 
 /// An address as a sortable integer: `u32` for IPv4, `u128` for IPv6.
 trait Key: Copy + Ord + Default {
@@ -45,15 +46,20 @@ impl Key for u128 {
     }
 }
 
-/// IPv4 segments, found through the top 16 bits of the address, and a bitmap of every /24
-/// that some listed segment touches, so most unlisted addresses cost one memory read.
+/// IPv4 addresses are indexed by their top `V4_INDEX_BITS` bits (a /18): with a million
+/// prefixes about eight segments start in each, one cache line, and the index (1 MiB) stays
+/// in cache better than a finer one, which unlisted addresses past the bitmap pay for.
+const V4_INDEX_BITS: u32 = 18;
+
+/// IPv4 segments, found through the /18 index, and a bitmap of every /24 that some listed
+/// segment touches, so most unlisted addresses cost one memory read.
 #[derive(Debug, Clone)]
 struct V4Segments {
-    /// Per segment: the low 16 bits of its start (the top 16 are its slot's), then its
+    /// Per segment: the low 16 bits of its start (the top 16 are the address's), then its
     /// value's low and high halves. Together, so that a lookup touches one place.
     segments: Vec<[u16; 3]>,
-    /// Segments starting in slot `s` are `first[s]..first[s + 1]`; `first[65536]` is the
-    /// count. Segment 0 starts at 0, so an address before its slot's first start belongs to
+    /// Segments starting in /18 `b` are `first[b]..first[b + 1]`; the last element is the
+    /// count. Segment 0 starts at 0, so an address before its /18's first start belongs to
     /// the segment just before it.
     first: Vec<u32>,
     listed24: Vec<u64>,
@@ -61,17 +67,8 @@ struct V4Segments {
 
 impl V4Segments {
     fn new(starts: &[u32], values: Vec<u32>) -> V4Segments {
-        let mut first = Vec::with_capacity(65537);
-        let mut segment = 0usize;
-        for slot in 0..=65536u64 {
-            while starts
-                .get(segment)
-                .is_some_and(|&s| u64::from(s) < slot << 16)
-            {
-                segment += 1;
-            }
-            first.push(segment as u32);
-        }
+        let shift = 32 - V4_INDEX_BITS;
+        let first = bucket_starts(starts, V4_INDEX_BITS, |&s| u64::from(s >> shift));
         let listed24 = listed_slash24s(starts, &values);
         let segments = starts
             .iter()
@@ -85,14 +82,15 @@ impl V4Segments {
         }
     }
 
-    #[inline]
+    // Always inlined: an unlisted address costs a few instructions, so a call would show.
+    #[inline(always)]
     fn value(&self, addr: u32) -> u32 {
         let slash24 = (addr >> 8) as usize;
         if self.listed24[slash24 >> 6] >> (slash24 & 63) & 1 == 0 {
             return NONE;
         }
-        let slot = (addr >> 16) as usize;
-        let (low, high) = (self.first[slot] as usize, self.first[slot + 1] as usize);
+        let bucket = (addr >> (32 - V4_INDEX_BITS)) as usize;
+        let (low, high) = (self.first[bucket] as usize, self.first[bucket + 1] as usize);
         let within = self.segments[low..high].partition_point(|s| s[0] <= addr as u16);
         // Segment 0 starts at 0, so low + within is at least 1.
         let [_, value_low, value_high] = self.segments[low + within - 1];
@@ -102,6 +100,20 @@ impl V4Segments {
     fn bytes(&self) -> usize {
         self.segments.capacity() * 6 + self.first.capacity() * 4 + self.listed24.capacity() * 8
     }
+}
+
+/// For each of the `1 << bits` buckets, the first of the sorted `starts` at or after it
+/// (`bucket_of` says which bucket a start is in), then the count.
+fn bucket_starts<K>(starts: &[K], bits: u32, bucket_of: impl Fn(&K) -> u64) -> Vec<u32> {
+    let mut first = Vec::with_capacity((1 << bits) + 1);
+    let mut segment = 0usize;
+    for bucket in 0..=(1u64 << bits) {
+        while starts.get(segment).is_some_and(|s| bucket_of(s) < bucket) {
+            segment += 1;
+        }
+        first.push(segment as u32);
+    }
+    first
 }
 
 /// One bit per /24, set when a segment with entries reaches into it.
@@ -119,39 +131,103 @@ fn listed_slash24s(starts: &[u32], values: &[u32]) -> Vec<u64> {
     bits
 }
 
-/// IPv6 segments, binary searched.
+/// IPv6 addresses are indexed by their top 16 bits.
+const V6_INDEX_BITS: u32 = 16;
+
+/// One IPv6 segment: its start in two halves and its value, side by side.
+#[derive(Debug, Clone, Copy)]
+struct V6Segment {
+    high: u64,
+    low: u64,
+    value: u32,
+}
+
+impl V6Segment {
+    fn start(&self) -> u128 {
+        u128::from(self.high) << 64 | u128::from(self.low)
+    }
+}
+
+/// IPv6 segments, found through the index on the top 16 bits, then binary searched.
 #[derive(Debug, Clone)]
 struct V6Segments {
-    starts: Vec<u128>,
-    values: Vec<u32>,
+    segments: Vec<V6Segment>,
+    /// As in `V4Segments::first`, by the top `V6_INDEX_BITS` bits.
+    first: Vec<u32>,
 }
 
 impl V6Segments {
-    #[inline]
+    fn new(starts: &[u128], values: &[u32]) -> V6Segments {
+        let shift = 128 - V6_INDEX_BITS;
+        let first = bucket_starts(starts, V6_INDEX_BITS, |&s| (s >> shift) as u64);
+        let segments = starts
+            .iter()
+            .zip(values)
+            .map(|(&start, &value)| V6Segment {
+                high: (start >> 64) as u64,
+                low: start as u64,
+                value,
+            })
+            .collect();
+        V6Segments { segments, first }
+    }
+
+    #[inline(never)]
     fn value(&self, addr: u128) -> u32 {
-        let within = self.starts.partition_point(|&start| start <= addr);
-        // starts[0] is 0, so within is at least 1.
-        self.values[within - 1]
+        let bucket = (addr >> (128 - V6_INDEX_BITS)) as usize;
+        let (low, high) = (self.first[bucket] as usize, self.first[bucket + 1] as usize);
+        let within = self.segments[low..high].partition_point(|s| s.start() <= addr);
+        // Segment 0 starts at 0, so low + within is at least 1.
+        self.segments[low + within - 1].value
     }
 
     fn bytes(&self) -> usize {
-        self.starts.capacity() * 16 + self.values.capacity() * 4
+        self.segments.capacity() * std::mem::size_of::<V6Segment>() + self.first.capacity() * 4
     }
 }
 
-/// Bytes before an entry's text in `IndicatorSet::records`: source (u16), text length
-/// (u16, with `OWN_URL`), comment offset in the arena (u32) and length (u16), little-endian.
-/// An entry and its text share a cache line or two, so a listing costs few memory reads.
-const HEADER: usize = 10;
+/// Bytes before an entry's text in `IndicatorSet::records`: its text length (2 bytes) and
+/// note (4), seven bits to a byte, low first. Every header byte is ASCII, so the records are
+/// one `String` and an entry's text is a slice of it, with no check of its bytes at lookup
+/// time. A header and its text share a cache line or two.
+const HEADER: usize = 6;
+
+/// Sources, text lengths and notes must fit their header fields.
+const MAX_SOURCES: usize = u16::MAX as usize;
+const MAX_TEXT: usize = (1 << 14) - 1;
+const MAX_NOTES: usize = 1 << 28;
 
 /// Longest comment kept; a longer one is cut at a character boundary.
 const MAX_COMMENT: usize = u16::MAX as usize;
 
-/// A string in the arena.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-struct Text {
-    offset: u32,
-    len: u32,
+/// Appends `value` to `out` as `bytes` ASCII bytes of seven bits each, low first.
+fn put_seven(out: &mut String, value: usize, bytes: usize) {
+    for at in 0..bytes {
+        out.push(char::from((value >> (7 * at)) as u8 & 0x7f));
+    }
+}
+
+/// Reads a value `put_seven` wrote.
+#[inline]
+fn seven(bytes: &[u8]) -> usize {
+    bytes
+        .iter()
+        .rev()
+        .fold(0, |value, &byte| value << 7 | usize::from(byte))
+}
+
+/// A string in `IndicatorSet::strings`, by its index.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+struct Text(u32);
+
+/// Everything an entry's listing says beside its text: the source's name, the comment, and
+/// the url (the entry's own, else the source's `ref`; empty when neither). Entries of one
+/// OTX pulse or one SBL record share theirs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
+struct Note {
+    source: Text,
+    comment: Text,
+    url: Text,
 }
 
 /// A source as the set knows it, returned by `SetBuilder::add_source`.
@@ -172,14 +248,12 @@ pub struct IndicatorSet {
     group_starts: Vec<u32>,
     group_members: Vec<u32>,
     /// Every entry: a `HEADER`, then its text. An entry id is its offset here.
-    records: Vec<u8>,
+    records: String,
     entries: usize,
-    /// (entry id, url) for entries with their own url, sorted by entry id.
-    urls: Vec<(u32, Text)>,
-    /// Source id -> its name and its `ref` (empty when none).
-    sources: Vec<(Text, Text)>,
-    /// Comments, urls and names, each stored once.
-    arena: String,
+    notes: Vec<Note>,
+    /// Comments, urls and names, each stored once. Boxed one by one rather than in one
+    /// arena: a `&str` out of a box needs no check, and a listing takes three of them.
+    strings: Vec<Box<str>>,
     prefixes: usize,
 }
 
@@ -200,7 +274,7 @@ impl IndicatorSet {
 
     /// Disjoint segments in the flattened IPv4 and IPv6 spaces, unlisted gaps included.
     pub fn segments(&self) -> (usize, usize) {
-        (self.v4.segments.len(), self.v6.values.len())
+        (self.v4.segments.len(), self.v6.segments.len())
     }
 
     /// The heap the set holds, in bytes.
@@ -209,9 +283,9 @@ impl IndicatorSet {
             + self.v6.bytes()
             + (self.group_starts.capacity() + self.group_members.capacity()) * 4
             + self.records.capacity()
-            + self.urls.capacity() * 12
-            + self.sources.capacity() * 16
-            + self.arena.capacity()
+            + self.notes.capacity() * std::mem::size_of::<Note>()
+            + self.strings.capacity() * std::mem::size_of::<Box<str>>()
+            + self.strings.iter().map(|s| s.len()).sum::<usize>()
     }
 
     /// Whether any entry covers `addr`: the fast path, with no provenance.
@@ -220,7 +294,7 @@ impl IndicatorSet {
         self.value_of(addr) != NONE
     }
 
-    #[inline]
+    #[inline(always)]
     fn value_of(&self, addr: IpAddr) -> u32 {
         match addr {
             IpAddr::V4(v4) => self.v4.value(u32::from(v4)),
@@ -238,41 +312,26 @@ impl IndicatorSet {
         self.group_members.get(start..end).unwrap_or(&[])
     }
 
+    #[inline]
     fn text(&self, text: Text) -> &str {
-        let (offset, len) = (text.offset as usize, text.len as usize);
-        self.arena.get(offset..offset + len).unwrap_or("")
+        self.strings.get(text.0 as usize).map_or("", |s| s)
     }
 
+    /// One entry's listing: its record, then the small note table.
+    #[inline(always)]
     fn listing(&self, id: u32) -> Option<Listing<'_>> {
         let at = id as usize;
-        let header = self.records.get(at..at + HEADER)?;
-        let field = |from: usize| u16::from_le_bytes([header[from], header[from + 1]]);
-        let (source, text_len) = (field(0), field(2));
-        let comment = Text {
-            offset: u32::from(field(4)) | u32::from(field(6)) << 16,
-            len: u32::from(field(8)),
-        };
-        let len = usize::from(text_len & !OWN_URL);
+        let header = self.records.as_bytes().get(at..at + HEADER)?;
+        let (len, note) = (seven(&header[..2]), seven(&header[2..]));
         let entry = self.records.get(at + HEADER..at + HEADER + len)?;
 
-        let &(name, ref_url) = self.sources.get(usize::from(source))?;
-        let url = match text_len & OWN_URL {
-            0 => ref_url,
-            _ => self.own_url(id),
-        };
+        let note = self.notes.get(note)?;
         Some(Listing {
-            source: self.text(name),
-            entry: std::str::from_utf8(entry).ok()?,
-            comment: self.text(comment),
-            url: (url.len != 0).then(|| self.text(url)),
+            source: self.text(note.source),
+            entry,
+            comment: self.text(note.comment),
+            url: Some(self.text(note.url)).filter(|url| !url.is_empty()),
         })
-    }
-
-    fn own_url(&self, id: u32) -> Text {
-        match self.urls.binary_search_by_key(&id, |&(entry, _)| entry) {
-            Ok(at) => self.urls[at].1,
-            Err(_) => Text::default(),
-        }
     }
 }
 
@@ -304,10 +363,18 @@ struct FastHasher(u64);
 
 impl std::hash::Hasher for FastHasher {
     fn write(&mut self, bytes: &[u8]) {
-        for chunk in bytes.chunks(8) {
-            let mut word = [0u8; 8];
-            word[..chunk.len()].copy_from_slice(chunk);
-            self.write_u64(u64::from_le_bytes(word));
+        // Whole words straight from the slice; a copy per word cost more than the hash.
+        let mut words = bytes.chunks_exact(8);
+        for word in &mut words {
+            self.write_u64(word.try_into().map_or(0, u64::from_le_bytes));
+        }
+        let rest = words.remainder();
+        if !rest.is_empty() {
+            let tail = rest
+                .iter()
+                .rev()
+                .fold(0u64, |tail, &byte| tail << 8 | u64::from(byte));
+            self.write_u64(tail);
         }
     }
 
@@ -316,6 +383,10 @@ impl std::hash::Hasher for FastHasher {
     }
 
     fn write_u32(&mut self, value: u32) {
+        self.write_u64(u64::from(value));
+    }
+
+    fn write_u8(&mut self, value: u8) {
         self.write_u64(u64::from(value));
     }
 
@@ -329,12 +400,12 @@ type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 /// Collects sources, entries and their address ranges, then flattens them into a set.
 #[derive(Debug, Default)]
 pub struct SetBuilder {
-    arena: String,
     interned: FastMap<Box<str>, Text>,
     sources: Vec<(Text, Text)>,
-    records: Vec<u8>,
+    records: String,
     entries: usize,
-    urls: Vec<(u32, Text)>,
+    notes: Vec<Note>,
+    noted: FastMap<Note, u32>,
     v4: Vec<(u32, u32, u32)>,
     v6: Vec<(u128, u128, u32)>,
 }
@@ -353,9 +424,11 @@ impl SetBuilder {
         builder
     }
 
-    /// Registers a source; `None` once 65536 sources exist or the arena is full.
+    /// Registers a source; `None` once 65535 sources or 2^32 strings exist.
     pub fn add_source(&mut self, name: &str, ref_url: Option<&str>) -> Option<SourceId> {
-        let id = u16::try_from(self.sources.len()).ok()?;
+        let id = u16::try_from(self.sources.len())
+            .ok()
+            .filter(|&id| usize::from(id) < MAX_SOURCES)?;
         let name = self.intern(name)?;
         let ref_url = self.intern(ref_url.unwrap_or(""))?;
         self.sources.push((name, ref_url));
@@ -363,8 +436,8 @@ impl SetBuilder {
     }
 
     /// Registers an entry; cover its addresses with `cover_*`. `None` when the text is
-    /// 32 KiB or longer, the source unknown, or the set full (2 GiB of entries, 4 GiB of
-    /// comments). A comment over 64 KiB is cut.
+    /// 16 KiB or longer, the source unknown, or the set full (2 GiB of entries, 2^32
+    /// strings, 2^28 different notes). A comment over 64 KiB is cut.
     pub fn add_entry(
         &mut self,
         source: SourceId,
@@ -377,23 +450,39 @@ impl SetBuilder {
         u32::try_from(self.records.len() + HEADER + text.len())
             .ok()
             .filter(|&end| end < END)?;
-        let mut text_len = u16::try_from(text.len()).ok().filter(|&l| l < OWN_URL)?;
-        let comment = self.intern(cut(comment, MAX_COMMENT))?;
-        if let Some(url) = url.filter(|url| !url.is_empty()) {
-            let url = self.intern(url)?;
-            self.urls.push((id, url));
-            text_len |= OWN_URL;
+        if text.len() > MAX_TEXT {
+            return None;
         }
+        let note = self.note(source, comment, url)?;
 
-        let offset = comment.offset.to_le_bytes();
-        self.records.extend_from_slice(&source.0.to_le_bytes());
-        self.records.extend_from_slice(&text_len.to_le_bytes());
-        self.records.extend_from_slice(&offset);
-        self.records
-            .extend_from_slice(&(comment.len as u16).to_le_bytes());
-        self.records.extend_from_slice(text.as_bytes());
+        put_seven(&mut self.records, text.len(), 2);
+        put_seven(&mut self.records, note as usize, 4);
+        self.records.push_str(text);
         self.entries += 1;
         Some(EntryId(id))
+    }
+
+    /// The note id for an entry of `source` with `comment` and `url`, each note stored once.
+    fn note(&mut self, source: SourceId, comment: &str, url: Option<&str>) -> Option<u32> {
+        let (name, ref_url) = *self.sources.get(usize::from(source.0))?;
+        let url = match url.filter(|url| !url.is_empty()) {
+            Some(url) => self.intern(url)?,
+            None => ref_url,
+        };
+        let note = Note {
+            source: name,
+            comment: self.intern(cut(comment, MAX_COMMENT))?,
+            url,
+        };
+        if let Some(&id) = self.noted.get(&note) {
+            return Some(id);
+        }
+        let id = u32::try_from(self.notes.len())
+            .ok()
+            .filter(|&id| (id as usize) < MAX_NOTES)?;
+        self.notes.push(note);
+        self.noted.insert(note, id);
+        Some(id)
     }
 
     /// Says that `entry` covers `net`.
@@ -432,7 +521,8 @@ impl SetBuilder {
         let v4 = V4Segments::new(&starts, values);
         drop(starts);
         let (starts, values) = flatten(self.v6, &mut groups);
-        let v6 = V6Segments { starts, values };
+        let v6 = V6Segments::new(&starts, &values);
+        drop((starts, values));
 
         let mut set = IndicatorSet {
             v4,
@@ -441,16 +531,14 @@ impl SetBuilder {
             group_members: groups.members,
             records: self.records,
             entries: self.entries,
-            urls: self.urls,
-            sources: self.sources,
-            arena: self.arena,
+            notes: self.notes,
+            strings: strings(self.interned),
             prefixes,
         };
         set.group_starts.shrink_to_fit();
         set.group_members.shrink_to_fit();
         set.records.shrink_to_fit();
-        set.urls.shrink_to_fit();
-        set.arena.shrink_to_fit();
+        set.notes.shrink_to_fit();
         set
     }
 
@@ -458,14 +546,21 @@ impl SetBuilder {
         if let Some(&known) = self.interned.get(text) {
             return Some(known);
         }
-        let offset = u32::try_from(self.arena.len()).ok()?;
-        let len = u32::try_from(text.len()).ok()?;
-        u32::try_from(self.arena.len() + text.len()).ok()?;
-        self.arena.push_str(text);
-        let stored = Text { offset, len };
+        let stored = Text(u32::try_from(self.interned.len()).ok()?);
         self.interned.insert(text.into(), stored);
         Some(stored)
     }
+}
+
+/// The interned strings by index; the boxes move, nothing is copied.
+fn strings(interned: FastMap<Box<str>, Text>) -> Vec<Box<str>> {
+    let mut strings: Vec<Box<str>> = vec![Box::default(); interned.len()];
+    for (text, Text(at)) in interned {
+        if let Some(slot) = strings.get_mut(at as usize) {
+            *slot = text;
+        }
+    }
+    strings
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary.
