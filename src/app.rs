@@ -59,6 +59,7 @@ fn replay(config: &Config, to_outputs: bool, files: &[PathBuf]) -> anyhow::Resul
     let mut first_time = None;
     let mut pipeline = None;
     let mut datagrams = 0u64;
+    let mut damaged = 0;
     let started = Timer::start();
     let mut build = Timer::zero();
 
@@ -70,7 +71,11 @@ fn replay(config: &Config, to_outputs: bool, files: &[PathBuf]) -> anyhow::Resul
                 Ok(Some(datagram)) => datagram,
                 Ok(None) => break,
                 Err(err) => {
-                    crate::warn!("{}: {err}; the rest of the file is skipped", file.display());
+                    crate::error!(
+                        "{}: {err:#}; the rest of the file is skipped",
+                        file.display()
+                    );
+                    damaged += 1;
                     break;
                 }
             };
@@ -96,14 +101,21 @@ fn replay(config: &Config, to_outputs: bool, files: &[PathBuf]) -> anyhow::Resul
             .counters()
             .fields()
             .filter(|(_, value)| *value > 0)
-            .map(|(name, value)| format!("{name}={value}"))
+            .map(|(name, value)| format!("{}={value}", name.replace('_', "-")))
             .collect();
-        crate::info!("{}: {}", file.display(), counts.join(" "));
+        let counts = if counts.is_empty() {
+            "no frames".into()
+        } else {
+            counts.join(" ")
+        };
+        crate::info!("{}: {counts}", file.display());
     }
 
+    // A damaged capture is replayed as far as it goes, and the exit status says so.
+    let status = if damaged > 0 { 1 } else { 0 };
     let Some(mut pipeline) = pipeline else {
         crate::warn!("no UDP datagram in the captures");
-        return Ok(0);
+        return Ok(status);
     };
     pipeline.shutdown(clock.now_micros());
     let _ = std::io::stdout().flush();
@@ -112,7 +124,7 @@ fn replay(config: &Config, to_outputs: bool, files: &[PathBuf]) -> anyhow::Resul
     let records = counters.records_v5 + counters.records_v9 + counters.records_ipfix;
     let replay = started.elapsed().minus(build);
     crate::info!("{}", timing_line(build, replay, records));
-    Ok(0)
+    Ok(status)
 }
 
 /// Wall time and this thread's CPU time, so a figure from a loaded machine still says

@@ -136,7 +136,7 @@ pub enum CaptureError {
 impl fmt::Display for CaptureError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CaptureError::Io(e) => write!(f, "cannot read capture: {e}"),
+            CaptureError::Io(_) => write!(f, "cannot read capture"),
             CaptureError::NotACapture { magic: Some(m) } => {
                 write!(f, "not a pcap or pcapng file (starts with {m:#010x})")
             }

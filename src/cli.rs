@@ -28,6 +28,7 @@ pub enum Command {
         /// Send the alerts to the configured outputs instead of standard output.
         #[arg(long)]
         to_outputs: bool,
+        /// pcap or pcapng files of NetFlow/IPFIX export traffic, replayed in order.
         #[arg(required = true, value_name = "FILE")]
         files: Vec<PathBuf>,
     },
@@ -35,6 +36,7 @@ pub enum Command {
     CheckConfig,
     /// Say which sources list each address, and which exclusion hides it.
     Lookup {
+        /// IPv4 or IPv6 addresses to look up.
         #[arg(required = true, value_name = "ADDR")]
         addresses: Vec<IpAddr>,
     },

@@ -744,6 +744,11 @@ impl Reader<'_> {
     /// Syslog targets and the facility are checked here, so a typo fails `check-config`
     /// instead of the next start.
     fn check_output(&mut self, output: &Output) {
+        if output.file.is_none() && output.syslog.is_empty() && !output.stdout {
+            let line = self.locator.header_line("output", 0);
+            let message = "no file, syslog or stdout: the service's alerts go nowhere".into();
+            self.warning(line, "[output]".into(), message);
+        }
         for target in &output.syslog {
             if let Err(message) = crate::output::parse_target(target) {
                 let line = self.locator.key_line("output", 0, "syslog");

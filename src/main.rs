@@ -17,7 +17,7 @@ fn main() -> ExitCode {
 
     let (config, report) = Config::load(&cli.config);
     if let Command::CheckConfig = command {
-        return check_config(&report, config.is_ok());
+        return check_config(&report, config.ok().as_ref());
     }
     print_problems(&report);
     let Ok(config) = config else {
@@ -34,14 +34,27 @@ fn main() -> ExitCode {
     }
 }
 
-fn check_config(report: &Report, ok: bool) -> ExitCode {
+/// Every problem in the file, then whether the lists it names load: systemd runs this before
+/// a reload, so a list that would fail the rebuild fails here and the old set stays.
+fn check_config(report: &Report, config: Option<&Config>) -> ExitCode {
     print_problems(report);
-    if ok {
-        let warnings = report.warnings.len();
-        println!("configuration ok ({warnings} warning(s))");
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(1)
+    let Some(config) = config else {
+        return ExitCode::from(1);
+    };
+    let now_ms = flowalert::clock::Clock::system().now_millis();
+    match flowalert::intel::build::load_sources(config, now_ms) {
+        Ok((_, warnings)) => {
+            for warning in &warnings {
+                eprintln!("warning: {warning}");
+            }
+            let count = report.warnings.len() + warnings.len();
+            println!("configuration ok ({count} warning(s))");
+            ExitCode::SUCCESS
+        }
+        Err(why) => {
+            eprintln!("error: {why}");
+            ExitCode::from(1)
+        }
     }
 }
 

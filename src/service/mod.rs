@@ -212,6 +212,7 @@ impl Coordinator {
         let spawned = std::thread::Builder::new()
             .name("rebuild".into())
             .spawn(move || {
+                lower_own_priority();
                 let rebuilt = pipeline::rebuild(&path, now);
                 // The loop may have stopped meanwhile; then nobody needs the result.
                 let _ = sender.send(rebuilt);
@@ -268,6 +269,26 @@ impl Coordinator {
 enum Flow {
     Continue,
     Stop,
+}
+
+/// A rebuild of a big set takes a second or more of CPU; on a small collector that time must
+/// not come from the receiving loops, or the kernel drops datagrams meanwhile. Safe Rust has
+/// no setpriority, so the thread asks renice(1) to lower its own priority (Linux applies a
+/// process priority given a thread id to that thread only). Without renice, or where the
+/// sandbox forbids it, the rebuild runs at normal priority, as before.
+fn lower_own_priority() {
+    let Ok(link) = std::fs::read_link("/proc/thread-self") else {
+        return;
+    };
+    let Some(thread_id) = link.file_name().and_then(|name| name.to_str()) else {
+        return;
+    };
+    let _ = std::process::Command::new("renice")
+        .args(["-n", "15", "-p", thread_id])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status();
 }
 
 /// Tells systemd about readiness and reloads; a no-op when not run by systemd.

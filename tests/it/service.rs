@@ -601,3 +601,51 @@ fn update_with_nothing_to_fetch_exits_3() {
         .unwrap();
     assert_eq!(status.code(), Some(3));
 }
+
+#[test]
+fn check_config_fails_on_a_list_that_would_fail_the_reload() {
+    let dir = TempDir::new("checklists");
+    dir.write("page.txt", "<html><body>Access denied</body></html>\n");
+    let config = dir.write(
+        "flowalert.toml",
+        "[[list]]\nname = \"page\"\npath = \"page.txt\"\n[output]\nstdout = true\n",
+    );
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flowalert"))
+        .arg("--config")
+        .arg(&config)
+        .arg("check-config")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("page.txt"), "{stderr}");
+}
+
+#[test]
+fn replay_of_a_truncated_capture_writes_what_it_read_and_exits_1() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/demo");
+    let bytes = std::fs::read(demo.join("demo.pcap")).unwrap();
+    let dir = TempDir::new("truncated");
+    let cut = dir.path.join("cut.pcap");
+    // The first frame whole (24-byte file header, 16-byte record header, its bytes), then a
+    // few bytes of the next.
+    let first = 24 + 16 + u32::from_le_bytes(bytes[32..36].try_into().unwrap()) as usize;
+    std::fs::write(&cut, &bytes[..first + 20]).unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flowalert"))
+        .arg("--config")
+        .arg(demo.join("flowalert.toml"))
+        .arg("replay")
+        .arg(&cut)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The first datagram's scan and beacon hits, then the repeat the flush closes.
+    assert_eq!(
+        stdout.lines().filter(|l| l.contains(": hit ")).count(),
+        2,
+        "{stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("capture truncated"), "{stderr}");
+}
