@@ -5,21 +5,9 @@
 
 use std::io::Cursor;
 
+use flowalert::config::LIST_FORMATS as FORMATS;
 use flowalert::intel::textlist::{self, Format, Options};
 use libfuzzer_sys::fuzz_target;
-
-const FORMATS: [&str; 10] = [
-    "auto",
-    "plain",
-    "spamhaus",
-    "spamhaus-json",
-    "dshield",
-    "firehol",
-    "feodo-csv",
-    "tor-exit",
-    "zeek-intel",
-    "suricata-iprep",
-];
 
 fuzz_target!(|data: &[u8]| {
     let Some((&pick, text)) = data.split_first() else {

@@ -1,46 +1,9 @@
-//! Fuzzes the decoder with datagrams forced to version 9. The decoder lives across inputs,
-//! so templates, held data and sequence state from earlier inputs shape later ones.
+//! Fuzzes the decoder with datagrams forced to version 9; see `common/decoder.rs`.
 #![no_main]
 
-use std::cell::RefCell;
-use std::net::{IpAddr, Ipv4Addr};
+#[path = "common/decoder.rs"]
+mod decoder;
 
-use flowalert::flow::{Decoder, FlowRecord, Limits};
 use libfuzzer_sys::fuzz_target;
 
-thread_local! {
-    static DECODER: RefCell<Decoder> = RefCell::new(Decoder::new(Limits {
-        max_per_exporter: 64,
-        max_exporters: 4,
-        hold_bytes: 64 * 1024,
-        ..Limits::default()
-    }));
-    static NOW: RefCell<i64> = const { RefCell::new(1_796_325_242_000) };
-}
-
-fuzz_target!(|data: &[u8]| {
-    // First byte picks one of 4 exporters; the rest is the datagram with its version set.
-    let Some((&who, rest)) = data.split_first() else {
-        return;
-    };
-    let mut datagram = rest.to_vec();
-    if datagram.len() >= 2 {
-        datagram[..2].copy_from_slice(&9u16.to_be_bytes());
-    }
-    let exporter = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1 + (who & 3)));
-
-    let now = NOW.with(|n| {
-        let mut n = n.borrow_mut();
-        *n += i64::from(who >> 2) * 1000;
-        *n
-    });
-    DECODER.with(|d| {
-        let mut d = d.borrow_mut();
-        let mut out: Vec<FlowRecord> = Vec::new();
-        d.decode(exporter, &datagram, now, &mut out);
-        if who & 0x80 != 0 {
-            d.expire(now);
-        }
-        assert!(d.templates_known() <= 4 * 64);
-    });
-});
+fuzz_target!(|data: &[u8]| decoder::run(data, 9));
