@@ -6,7 +6,8 @@
 //! service reads them, the flows go through `Pipeline::on_datagram`, and the records leave by
 //! a UDP syslog output to a loopback receiver. Each record is checked as bytes (at most 1024,
 //! printable ASCII, one line), by `syslog_loose` as RFC 5424, and by a strict pattern of the
-//! hit layout in which free text can only be the final quoted `names="..."`.
+//! hit layout in which free text can only be the final quoted `names="..."`, and by both
+//! managers' shipped decoders and rules.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, UdpSocket};
@@ -217,6 +218,16 @@ fn forged_comments_zeek_fields_and_pulse_names_make_one_valid_record_each() {
     let pattern = hit_pattern();
     let mut by_listed: HashMap<String, (String, String)> = HashMap::new();
     for record in &records {
+        // Both managers' shipped decoders read the forged record as an inbound hit from the
+        // listed address: free text cannot move or invent a field.
+        let line = String::from_utf8_lossy(record);
+        for (decoder, src, dst, rule) in crate::siem_decoders::decoded_by_shipped_files(&line) {
+            let source = line.split(" src=").nth(1).and_then(|r| r.split(' ').next());
+            assert_eq!(decoder, "flowalert-hit", "{line}");
+            assert_eq!(Some(src.as_str()), source, "{line}");
+            assert_eq!(dst, "192.0.2.10", "{line}");
+            assert_eq!(rule, 100101, "{line}");
+        }
         let (listed, lists, names) = check(record, &pattern);
         assert!(
             by_listed.insert(listed.clone(), (lists, names)).is_none(),

@@ -1116,3 +1116,30 @@ fn records_the_binary_emits_decode_and_hit_their_rules() {
         }
     }
 }
+
+/// For other tests: what both managers make of `line` with the shipped files, as
+/// (decoder, srcip, dstip, rule) for OSSEC and then Wazuh.
+pub(crate) fn decoded_by_shipped_files(line: &str) -> Vec<(String, String, String, u32)> {
+    let mut found = Vec::new();
+    for flavour in [&OSSEC, &WAZUH] {
+        let decoders = load_decoders(flavour.decoders);
+        let rules = load_rules(flavour.rules);
+        let event = predecode(line);
+        let Some(decoded) = decode(&decoders, &event) else {
+            found.push(("none".into(), String::new(), String::new(), 0));
+            continue;
+        };
+        let field = |name: &str| {
+            let value = decoded.fields.iter().find(|(n, _)| n == name);
+            value.map(|(_, v)| v.clone()).unwrap_or_default()
+        };
+        let rule = select(&rules, &decoded, &event.log).map_or(0, |(id, _)| id);
+        found.push((
+            decoded.decoder.clone(),
+            field("srcip"),
+            field("dstip"),
+            rule,
+        ));
+    }
+    found
+}
