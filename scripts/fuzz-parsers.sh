@@ -1,7 +1,7 @@
 #!/bin/sh
 # Runs the fuzz targets for the parsers beyond the flow decoders: capture (pcap/pcapng),
 # textlist (every list format), otx_cache (the OTX cache file), config (flowalert.toml),
-# dns_reply (DNSBL answers).
+# dns_reply (DNSBL answers), otx_page (one OTX API page).
 # cargo-fuzz on the nightly toolchain; not called by .ci/run. Seeds come from the shared
 # test data and etc/ at run time and are never committed (fuzz/corpus is ignored).
 #
@@ -15,7 +15,7 @@ limit="-runs=10000000"
 case "${1:-}" in
     -runs=*|-max_total_time=*) limit="$1"; shift ;;
 esac
-targets="${*:-capture textlist otx_cache config dns_reply}"
+targets="${*:-capture textlist otx_cache config dns_reply otx_page}"
 data="${FLOWALERT_TESTDATA:-../shared/testdata}"
 
 # Copies up to 64 KiB of each file into the corpus, with `prefix` bytes in front.
@@ -49,6 +49,8 @@ JSON
             ;;
         config)
             seed_files "$corpus" "" etc/*.toml ;;
+        otx_page)
+            seed_files "$corpus" "" "$data"/lists/otx_*.json ;;
         dns_reply)
             # A reply for 2.0.0.127.zen.spamhaus.org A 127.0.0.2, TTL 60.
             printf '\022\064\201\200\000\001\000\001\000\000\000\000\0012\0010\0010\003127\003zen\010spamhaus\003org\000\000\001\000\001\300\014\000\001\000\001\000\000\000\074\000\004\177\000\000\002' \

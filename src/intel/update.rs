@@ -20,7 +20,8 @@ pub use download::looks_like_list;
 pub use http::HttpPolicy;
 
 use download::{Downloads, ListOutcome};
-use otx_sync::{SyncOutcome, SyncPlan, SyncStats};
+pub use otx_sync::{read_page as read_otx_page, SyncStats};
+use otx_sync::{SyncOutcome, SyncPlan};
 
 /// The OTX cache file in the state directory.
 pub const OTX_CACHE_FILE: &str = "otx-cache.json";

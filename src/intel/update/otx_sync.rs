@@ -207,16 +207,12 @@ fn fetch_pulses(
             ));
         }
         stats.pages += 1;
-        let page =
+        let body =
             fetch_page(&url, key, policy).map_err(|why| format!("page {}: {why}", stats.pages))?;
-
-        for value in page.results {
-            stats.pulses += 1;
-            if let Some(pulse) = convert_pulse(value, plan.now_ms, stats) {
-                pulses.push(pulse);
-            }
-        }
-        match page.next.as_deref().map(str::trim) {
+        let page = stats.pages;
+        let next = read_page(&body, plan.now_ms, stats, &mut pulses)
+            .map_err(|why| format!("page {page}: {why}"))?;
+        match next.as_deref().map(str::trim) {
             None | Some("") => return Ok(pulses),
             Some(next) => url = join_next(plan.base_url, next)?,
         }
@@ -232,7 +228,27 @@ struct Page {
     next: Option<String>,
 }
 
-fn fetch_page(url: &str, key: &Key, policy: &HttpPolicy) -> Result<Page, String> {
+/// Reads one page's body as the API sends it: the pulses kept are appended to `pulses`,
+/// the rest counted in `stats`; the value is the page's `next` link. Strangers write this
+/// JSON, so it is also a fuzz target (`fuzz/fuzz_targets/otx_page.rs`).
+pub fn read_page(
+    body: &[u8],
+    now_ms: i64,
+    stats: &mut SyncStats,
+    pulses: &mut Vec<CachedPulse>,
+) -> Result<Option<String>, String> {
+    let page: Page =
+        serde_json::from_slice(body).map_err(|err| format!("not OTX pulse JSON: {err}"))?;
+    for value in page.results {
+        stats.pulses += 1;
+        if let Some(pulse) = convert_pulse(value, now_ms, stats) {
+            pulses.push(pulse);
+        }
+    }
+    Ok(page.next)
+}
+
+fn fetch_page(url: &str, key: &Key, policy: &HttpPolicy) -> Result<Vec<u8>, String> {
     let request = Request {
         url,
         headers: vec![("X-OTX-API-KEY", key.0.as_str())],
@@ -247,7 +263,7 @@ fn fetch_page(url: &str, key: &Key, policy: &HttpPolicy) -> Result<Page, String>
         }
         status => return Err(format!("HTTP status {status}")),
     }
-    serde_json::from_slice(&reply.body).map_err(|err| format!("not OTX pulse JSON: {err}"))
+    Ok(reply.body)
 }
 
 fn describe_failure(err: FetchError, policy: &HttpPolicy) -> String {
