@@ -262,3 +262,14 @@ pub fn mask(line: &str) -> String {
     let host = header.split(' ').nth(1).unwrap_or("-");
     format!("TIME {host} flowalert[PID]: {message}")
 }
+
+/// Runs `flowalert --config CONFIG ARGS...` to completion (the one-shot commands).
+pub fn flowalert(config: &Path, args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_flowalert"))
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("cannot run flowalert")
+}

@@ -6,7 +6,7 @@ use std::net::{TcpListener, UdpSocket};
 use std::time::{Duration, Instant};
 
 use crate::harness::{
-    exporter, mask, stat, v5_datagram, wait_for_lines, Daemon, TempDir, V5Flow, PATIENCE,
+    exporter, flowalert, mask, stat, v5_datagram, wait_for_lines, Daemon, TempDir, V5Flow, PATIENCE,
 };
 
 /// 2025-12-03T18:40:00Z, the export time of every test datagram.
@@ -331,12 +331,7 @@ fn check_config_names_file_line_and_key() {
         "flowalert.toml",
         "[alerts]\nrepeat-window = \"ten minutes\"\n[input]\nlisten = [\"nowhere\"]\n",
     );
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flowalert"))
-        .arg("--config")
-        .arg(&config)
-        .arg("check-config")
-        .output()
-        .unwrap();
+    let output = flowalert(&config, &["check-config".as_ref()]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     let path = config.display();
@@ -561,12 +556,8 @@ fn two_workers_keep_each_exporters_templates_with_its_data() {
 #[test]
 fn lookup_names_the_list_entry_and_the_exclusion_that_hides_an_address() {
     let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/demo");
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flowalert"))
-        .arg("--config")
-        .arg(demo.join("flowalert.toml"))
-        .args(["lookup", "203.0.113.66", "10.1.2.3", "198.51.100.1"])
-        .output()
-        .unwrap();
+    let args = ["lookup", "203.0.113.66", "10.1.2.3", "198.51.100.1"].map(AsRef::as_ref);
+    let output = flowalert(&demo.join("flowalert.toml"), &args);
     assert_eq!(output.status.code(), Some(0));
     assert_eq!(
         String::from_utf8_lossy(&output.stdout),
@@ -610,12 +601,7 @@ fn check_config_fails_on_a_list_that_would_fail_the_reload() {
         "flowalert.toml",
         "[[list]]\nname = \"page\"\npath = \"page.txt\"\n[output]\nstdout = true\n",
     );
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flowalert"))
-        .arg("--config")
-        .arg(&config)
-        .arg("check-config")
-        .output()
-        .unwrap();
+    let output = flowalert(&config, &["check-config".as_ref()]);
     assert_eq!(output.status.code(), Some(1));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("page.txt"), "{stderr}");
@@ -631,13 +617,10 @@ fn replay_of_a_truncated_capture_writes_what_it_read_and_exits_1() {
     // few bytes of the next.
     let first = 24 + 16 + u32::from_le_bytes(bytes[32..36].try_into().unwrap()) as usize;
     std::fs::write(&cut, &bytes[..first + 20]).unwrap();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flowalert"))
-        .arg("--config")
-        .arg(demo.join("flowalert.toml"))
-        .arg("replay")
-        .arg(&cut)
-        .output()
-        .unwrap();
+    let output = flowalert(
+        &demo.join("flowalert.toml"),
+        &["replay".as_ref(), cut.as_ref()],
+    );
     assert_eq!(output.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&output.stdout);
     // The first datagram's scan and beacon hits, then the repeat the flush closes.
