@@ -19,7 +19,7 @@ impl Indicators for OneNet {
         if listed {
             out.push(Listing {
                 source: "drop",
-                entry: "203.0.113.0/24",
+                entry: "203.0.113.0/24".into(),
                 comment: "SBL900001",
                 url: None,
             });

@@ -46,7 +46,7 @@ impl Indicators for Naive {
         for e in self.0.iter().filter(|e| e.net.contains(&addr)) {
             out.push(Listing {
                 source: e.source,
-                entry: &e.entry,
+                entry: e.entry.as_str().into(),
                 comment: &e.comment,
                 url: e.url.as_deref(),
             });

@@ -5,7 +5,7 @@
 use std::net::IpAddr;
 
 use crate::flow::{canonical, FlowRecord};
-use crate::intel::{Indicators, Listing};
+use crate::intel::{Entry, Indicators, Listing};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DnsblHit {
@@ -29,7 +29,7 @@ impl Indicators for DnsblHit {
         }
         out.push(Listing {
             source: &self.list,
-            entry: &self.entry,
+            entry: Entry::Written(&self.entry),
             comment: &self.names,
             url: self.refs.as_deref(),
         });
@@ -60,7 +60,7 @@ mod tests {
         assert!(hit.listings(mapped, &mut out));
         let listing = Listing {
             source: "zen",
-            entry: "203.0.113.9",
+            entry: "203.0.113.9".into(),
             comment: "127.0.0.2 SBL",
             url: None,
         };

@@ -44,10 +44,52 @@ pub struct Source {
 pub struct Listing<'a> {
     /// The source's name: the list name, or "otx".
     pub source: &'a str,
-    pub entry: &'a str,
+    pub entry: Entry<'a>,
     pub comment: &'a str,
     /// The entry's own link, or else the source's `ref`.
     pub url: Option<&'a str>,
+}
+
+/// An entry as its source wrote it. Most entries are an address or a prefix in its usual
+/// form, which the set rebuilds from the address looked up instead of storing the text, so a
+/// listing reads no text; the rest keep their text as written.
+#[derive(Debug, Clone, Copy)]
+pub enum Entry<'a> {
+    Written(&'a str),
+    /// Written as this address, in the form `Display` gives.
+    Addr(std::net::IpAddr),
+    /// Written as this prefix, in the form `Display` gives.
+    Net(IpNet),
+}
+
+impl std::fmt::Display for Entry<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Entry::Written(text) => f.write_str(text),
+            Entry::Addr(addr) => addr.fmt(f),
+            Entry::Net(net) => net.fmt(f),
+        }
+    }
+}
+
+/// Entries are equal when they read the same: `Written("192.0.2.1")` equals `Addr(192.0.2.1)`.
+impl PartialEq for Entry<'_> {
+    fn eq(&self, other: &Entry<'_>) -> bool {
+        match (self, other) {
+            (Entry::Written(a), Entry::Written(b)) => a == b,
+            (Entry::Addr(a), Entry::Addr(b)) => a == b,
+            (Entry::Net(a), Entry::Net(b)) => a == b,
+            _ => self.to_string() == other.to_string(),
+        }
+    }
+}
+
+impl Eq for Entry<'_> {}
+
+impl<'a> From<&'a str> for Entry<'a> {
+    fn from(text: &'a str) -> Entry<'a> {
+        Entry::Written(text)
+    }
 }
 
 pub mod build;

@@ -3,25 +3,42 @@
 //! Invariant: in each family the segment starts are strictly increasing and the first is 0,
 //! so every address falls in exactly one segment; a segment's value is none, one entry, or an
 //! interned group of entries, and it names every entry that covers the whole segment.
-//! `SetBuilder` makes the set once; nothing changes it afterwards. Each entry is one record:
-//! an ASCII header (text length, note) followed by its text, in one string, so a listing
-//! reads the segment, then the record; an entry's note (its source, comment and url) and
-//! every string in it are stored once, in tables that stay small when notes repeat (one
-//! per OTX pulse, per SBL record); a list with a different comment on every line pays a
-//! boxed string per comment.
+//! `SetBuilder` makes the set once; nothing changes it afterwards.
+//!
+//! An entry's note (its source, comment and url) and every string in it are stored once, in
+//! tables that stay small when notes repeat (one per OTX pulse, per SBL record); a list with
+//! a different comment on every line pays a boxed string per comment. Most entries are an
+//! address or prefix written in its usual form: a segment covered by one such entry holds
+//! the note and the prefix length itself, and a listing rebuilds the entry from the address
+//! looked up, so it reads the segment and the small note table and nothing else. Other
+//! entries, and entries in segments that several cover, are records: an ASCII header (text
+//! length, note) followed by the text, in one string. Records no segment needs are not kept.
 
 use std::collections::HashMap;
-use std::net::IpAddr;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
 
-use ipnet::IpNet;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
-use super::{Indicators, Listing};
+use super::{Entry, Indicators, Listing};
 
-/// The value of a segment no entry covers.
+/// A segment value's top two bits say what it is: `NONE` (no entry), `RECORD` (one entry,
+/// by its record's offset), `INLINE` (one entry rebuilt from its form and note, below), or
+/// else a group of entries by its index.
+const TAG: u32 = 0b11 << 30;
 const NONE: u32 = u32::MAX;
+const RECORD: u32 = 0b10 << 30;
+const INLINE: u32 = 0b01 << 30;
 
-/// A segment value with this bit is one entry's id; without it, a group of entries.
-const SINGLE: u32 = 1 << 31;
+/// An `INLINE` value: the entry's form in bits 22-29, its note in bits 0-21.
+const NOTE_BITS: u32 = 22;
+const NOTE_MASK: u32 = (1 << NOTE_BITS) - 1;
+
+/// Forms: an IPv4 prefix length (0-32) or `V4_ADDR` for a bare address; IPv6 the same
+/// from `V6_FORMS` on, so that a form also says its family.
+const V4_ADDR: u32 = 33;
+const V6_FORMS: u32 = 64;
+const V6_ADDR: u32 = V6_FORMS + 129;
 
 /// Entry ids are tagged with this bit in the sweep to mark where an entry stops.
 const END: u32 = 1 << 31;
@@ -29,11 +46,16 @@ const END: u32 = 1 << 31;
 /// An address as a sortable integer: `u32` for IPv4, `u128` for IPv6.
 trait Key: Copy + Ord + Default {
     const MAX: Self;
+    /// Whether `form` (see `V6_FORMS`) is one of this family's.
+    fn owns(form: u32) -> bool;
     fn next(self) -> Self;
 }
 
 impl Key for u32 {
     const MAX: u32 = u32::MAX;
+    fn owns(form: u32) -> bool {
+        form < V6_FORMS
+    }
     fn next(self) -> u32 {
         self.wrapping_add(1)
     }
@@ -41,6 +63,9 @@ impl Key for u32 {
 
 impl Key for u128 {
     const MAX: u128 = u128::MAX;
+    fn owns(form: u32) -> bool {
+        form >= V6_FORMS
+    }
     fn next(self) -> u128 {
         self.wrapping_add(1)
     }
@@ -192,6 +217,9 @@ impl V6Segments {
 /// time. A header and its text share a cache line or two.
 const HEADER: usize = 6;
 
+/// Record offsets must stay below the tag bits.
+const MAX_RECORDS: usize = 1 << 30;
+
 /// Sources, text lengths and notes must fit their header fields.
 const MAX_SOURCES: usize = u16::MAX as usize;
 const MAX_TEXT: usize = (1 << 14) - 1;
@@ -216,7 +244,7 @@ fn seven(bytes: &[u8]) -> usize {
         .fold(0, |value, &byte| value << 7 | usize::from(byte))
 }
 
-/// A string in `IndicatorSet::strings`, by its index.
+/// A string the builder interned, by its index.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash)]
 struct Text(u32);
 
@@ -230,12 +258,22 @@ struct Note {
     url: Text,
 }
 
+/// A note with its strings, so that a listing reads one place after its segment. Source
+/// names, comments and urls are shared between the notes that use them.
+#[derive(Debug, Clone)]
+struct NoteText {
+    source: Arc<str>,
+    comment: Arc<str>,
+    /// Empty when neither the entry nor its source has a url.
+    url: Arc<str>,
+}
+
 /// A source as the set knows it, returned by `SetBuilder::add_source`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SourceId(u16);
 
-/// An entry as the set knows it, returned by `SetBuilder::add_entry`: its offset in the
-/// records.
+/// An entry as the set knows it, returned by `SetBuilder::add_entry`: its number, in the
+/// order added.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct EntryId(u32);
 
@@ -244,16 +282,15 @@ pub struct EntryId(u32);
 pub struct IndicatorSet {
     v4: V4Segments,
     v6: V6Segments,
-    /// `group_members[group_starts[g]..group_starts[g + 1]]` are group g's entry ids.
+    /// `group_members[group_starts[g]..group_starts[g + 1]]` are group g's record offsets.
     group_starts: Vec<u32>,
     group_members: Vec<u32>,
-    /// Every entry: a `HEADER`, then its text. An entry id is its offset here.
+    /// The entries some segment names by record: a `HEADER`, then the text.
     records: String,
     entries: usize,
-    notes: Vec<Note>,
-    /// Comments, urls and names, each stored once. Boxed one by one rather than in one
-    /// arena: a `&str` out of a box needs no check, and a listing takes three of them.
-    strings: Vec<Box<str>>,
+    notes: Vec<NoteText>,
+    /// The bytes the notes' strings hold, each string counted once.
+    string_bytes: usize,
     prefixes: usize,
 }
 
@@ -283,9 +320,8 @@ impl IndicatorSet {
             + self.v6.bytes()
             + (self.group_starts.capacity() + self.group_members.capacity()) * 4
             + self.records.capacity()
-            + self.notes.capacity() * std::mem::size_of::<Note>()
-            + self.strings.capacity() * std::mem::size_of::<Box<str>>()
-            + self.strings.iter().map(|s| s.len()).sum::<usize>()
+            + self.notes.capacity() * std::mem::size_of::<NoteText>()
+            + self.string_bytes
     }
 
     /// Whether any entry covers `addr`: the fast path, with no provenance.
@@ -296,11 +332,18 @@ impl IndicatorSet {
 
     #[inline(always)]
     fn value_of(&self, addr: IpAddr) -> u32 {
+        self.find(addr).0
+    }
+
+    /// The segment value for `addr` and the address it was looked up as (IPv4 for an
+    /// IPv4-mapped address).
+    #[inline(always)]
+    fn find(&self, addr: IpAddr) -> (u32, IpAddr) {
         match addr {
-            IpAddr::V4(v4) => self.v4.value(u32::from(v4)),
+            IpAddr::V4(v4) => (self.v4.value(u32::from(v4)), addr),
             IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
-                Some(v4) => self.v4.value(u32::from(v4)),
-                None => self.v6.value(u128::from(v6)),
+                Some(v4) => (self.v4.value(u32::from(v4)), IpAddr::V4(v4)),
+                None => (self.v6.value(u128::from(v6)), addr),
             },
         }
     }
@@ -312,47 +355,143 @@ impl IndicatorSet {
         self.group_members.get(start..end).unwrap_or(&[])
     }
 
-    #[inline]
-    fn text(&self, text: Text) -> &str {
-        self.strings.get(text.0 as usize).map_or("", |s| s)
-    }
-
-    /// One entry's listing: its record, then the small note table.
+    /// A listing from an entry and its note's index.
     #[inline(always)]
-    fn listing(&self, id: u32) -> Option<Listing<'_>> {
-        let at = id as usize;
-        let header = self.records.as_bytes().get(at..at + HEADER)?;
-        let (len, note) = (seven(&header[..2]), seven(&header[2..]));
-        let entry = self.records.get(at + HEADER..at + HEADER + len)?;
-
+    fn noted<'a>(&'a self, entry: Entry<'a>, note: usize) -> Option<Listing<'a>> {
         let note = self.notes.get(note)?;
         Some(Listing {
-            source: self.text(note.source),
+            source: &note.source,
             entry,
-            comment: self.text(note.comment),
-            url: Some(self.text(note.url)).filter(|url| !url.is_empty()),
+            comment: &note.comment,
+            url: Some(&*note.url).filter(|url| !url.is_empty()),
         })
     }
+
+    /// The listing of the record at `at`.
+    fn record(&self, at: u32) -> Option<Listing<'_>> {
+        let at = at as usize;
+        let header = self.records.as_bytes().get(at..at + HEADER)?;
+        let (len, note) = (seven(&header[..2]), seven(&header[2..]));
+        let text = self.records.get(at + HEADER..at + HEADER + len)?;
+        self.noted(Entry::Written(text), note)
+    }
+
+    /// The listings a `RECORD` or group value names: out of line, so that the common case
+    /// stays short.
+    #[cold]
+    #[inline(never)]
+    fn recorded<'a>(&'a self, value: u32, out: &mut Vec<Listing<'a>>) {
+        if value & TAG == RECORD {
+            out.extend(self.record(value & !TAG));
+        } else {
+            out.extend(self.members(value).iter().filter_map(|&at| self.record(at)));
+        }
+    }
+
+    /// The listing an `INLINE` value holds, for the address `addr` inside its entry.
+    #[inline(always)]
+    fn inline(&self, value: u32, addr: IpAddr) -> Option<Listing<'_>> {
+        let form = (value & !TAG) >> NOTE_BITS;
+        let entry = rebuilt(addr, form)?;
+        self.noted(entry, (value & NOTE_MASK) as usize)
+    }
+}
+
+/// The entry of form `form` that covers `addr`.
+#[inline(always)]
+fn rebuilt(addr: IpAddr, form: u32) -> Option<Entry<'static>> {
+    let entry = match addr {
+        IpAddr::V4(_) if form == V4_ADDR => Entry::Addr(addr),
+        IpAddr::V6(_) if form == V6_ADDR => Entry::Addr(addr),
+        IpAddr::V4(v4) => {
+            let mask = u32::MAX.checked_shl(32 - form.min(32)).unwrap_or(0);
+            let network = Ipv4Addr::from(u32::from(v4) & mask);
+            Entry::Net(IpNet::V4(Ipv4Net::new(network, form as u8).ok()?))
+        }
+        IpAddr::V6(v6) => {
+            let len = form.checked_sub(V6_FORMS)?;
+            let mask = u128::MAX.checked_shl(128 - len.min(128)).unwrap_or(0);
+            let network = Ipv6Addr::from(u128::from(v6) & mask);
+            Entry::Net(IpNet::V6(Ipv6Net::new(network, len as u8).ok()?))
+        }
+    };
+    Some(entry)
 }
 
 impl Indicators for IndicatorSet {
     #[inline]
     fn listings<'a>(&'a self, addr: IpAddr, out: &mut Vec<Listing<'a>>) -> bool {
-        let value = self.value_of(addr);
-        if value == NONE {
-            return false;
-        }
+        let (value, addr) = self.find(addr);
         let before = out.len();
-        if value & SINGLE != 0 {
-            out.extend(self.listing(value & !SINGLE));
-        } else {
-            out.extend(
-                self.members(value)
-                    .iter()
-                    .filter_map(|&id| self.listing(id)),
-            );
+        if value & TAG == INLINE {
+            out.extend(self.inline(value, addr));
+        } else if value != NONE {
+            self.recorded(value, out);
         }
         out.len() > before
+    }
+}
+
+/// The form of an entry whose text is an address or prefix exactly as `Display` writes it,
+/// so that `rebuilt` gives the same text back; `None` for any other text (a range, leading
+/// zeros, upper-case hex, an IPv4-mapped IPv6 address, which is looked up as IPv4).
+fn form_of(text: &str) -> Option<u32> {
+    use std::fmt::Write;
+
+    let (addr, len) = match text.split_once('/') {
+        Some((addr, len)) => (addr.parse::<IpAddr>().ok()?, Some(len.parse::<u8>().ok()?)),
+        None => (text.parse::<IpAddr>().ok()?, None),
+    };
+    let form = match (addr, len) {
+        (IpAddr::V4(_), None) => V4_ADDR,
+        (IpAddr::V6(v6), None) if v6.to_ipv4_mapped().is_none() => V6_ADDR,
+        (IpAddr::V4(v4), Some(len)) if Ipv4Net::new(v4, len).ok()?.trunc().addr() == v4 => {
+            u32::from(len)
+        }
+        (IpAddr::V6(v6), Some(len))
+            if v6.to_ipv4_mapped().is_none()
+                && Ipv6Net::new(v6, len).ok()?.trunc().addr() == v6 =>
+        {
+            V6_FORMS + u32::from(len)
+        }
+        _ => return None,
+    };
+
+    let mut written = TextBuf::default();
+    write!(written, "{}", rebuilt(addr, form)?).ok()?;
+    (written.as_bytes() == text.as_bytes()).then_some(form)
+}
+
+/// A small text on the stack, for `form_of`'s comparison.
+struct TextBuf {
+    bytes: [u8; 64],
+    len: usize,
+}
+
+impl Default for TextBuf {
+    fn default() -> TextBuf {
+        TextBuf {
+            bytes: [0; 64],
+            len: 0,
+        }
+    }
+}
+
+impl TextBuf {
+    fn as_bytes(&self) -> &[u8] {
+        &self.bytes[..self.len]
+    }
+}
+
+impl std::fmt::Write for TextBuf {
+    fn write_str(&mut self, text: &str) -> std::fmt::Result {
+        let end = self.len + text.len();
+        self.bytes
+            .get_mut(self.len..end)
+            .ok_or(std::fmt::Error)?
+            .copy_from_slice(text.as_bytes());
+        self.len = end;
+        Ok(())
     }
 }
 
@@ -402,8 +541,12 @@ type FastMap<K, V> = HashMap<K, V, std::hash::BuildHasherDefault<FastHasher>>;
 pub struct SetBuilder {
     interned: FastMap<Box<str>, Text>,
     sources: Vec<(Text, Text)>,
+    /// Every entry's record; `finish` keeps those a segment needs.
     records: String,
-    entries: usize,
+    /// Per entry: its record's offset.
+    offsets: Vec<u32>,
+    /// Per entry: its `INLINE` value, or `NONE` when its text must be kept.
+    inline: Vec<u32>,
     notes: Vec<Note>,
     noted: FastMap<Note, u32>,
     v4: Vec<(u32, u32, u32)>,
@@ -420,6 +563,8 @@ impl SetBuilder {
     pub fn with_capacity(entries: usize, text_bytes: usize) -> SetBuilder {
         let mut builder = SetBuilder::default();
         builder.records.reserve_exact(entries * HEADER + text_bytes);
+        builder.offsets.reserve_exact(entries);
+        builder.inline.reserve_exact(entries);
         builder.v4.reserve_exact(entries);
         builder
     }
@@ -436,7 +581,7 @@ impl SetBuilder {
     }
 
     /// Registers an entry; cover its addresses with `cover_*`. `None` when the text is
-    /// 16 KiB or longer, the source unknown, or the set full (2 GiB of entries, 2^32
+    /// 16 KiB or longer, the source unknown, or the set full (1 GiB of entries, 2^32
     /// strings, 2^28 different notes). A comment over 64 KiB is cut.
     pub fn add_entry(
         &mut self,
@@ -446,19 +591,24 @@ impl SetBuilder {
         url: Option<&str>,
     ) -> Option<EntryId> {
         self.sources.get(usize::from(source.0))?;
-        let id = u32::try_from(self.records.len()).ok()?;
-        u32::try_from(self.records.len() + HEADER + text.len())
+        let id = u32::try_from(self.offsets.len())
             .ok()
-            .filter(|&end| end < END)?;
-        if text.len() > MAX_TEXT {
+            .filter(|&id| (id as usize) < MAX_RECORDS)?;
+        let offset = self.records.len();
+        if text.len() > MAX_TEXT || offset + HEADER + text.len() >= MAX_RECORDS {
             return None;
         }
         let note = self.note(source, comment, url)?;
 
+        let inline = match form_of(text) {
+            Some(form) if note <= NOTE_MASK => INLINE | form << NOTE_BITS | note,
+            _ => NONE,
+        };
         put_seven(&mut self.records, text.len(), 2);
         put_seven(&mut self.records, note as usize, 4);
         self.records.push_str(text);
-        self.entries += 1;
+        self.offsets.push(offset as u32);
+        self.inline.push(inline);
         Some(EntryId(id))
     }
 
@@ -516,29 +666,36 @@ impl SetBuilder {
 
     pub fn finish(self) -> IndicatorSet {
         let mut groups = Groups::default();
+        let mut kept = KeptRecords::new(&self.records, self.offsets.len());
         let prefixes = self.v4.len() + self.v6.len();
-        let (starts, values) = flatten(self.v4, &mut groups);
+        let (starts, mut values) = flatten(self.v4, &self.inline, &mut groups);
+        kept.renumber(&mut values, &self.offsets);
         let v4 = V4Segments::new(&starts, values);
         drop(starts);
-        let (starts, values) = flatten(self.v6, &mut groups);
+        let (starts, mut values) = flatten(self.v6, &self.inline, &mut groups);
+        kept.renumber(&mut values, &self.offsets);
         let v6 = V6Segments::new(&starts, &values);
         drop((starts, values));
+        for member in &mut groups.members {
+            *member = kept.offset(*member, &self.offsets);
+        }
 
+        let records = kept.records;
+        let (notes, string_bytes) = note_texts(&self.notes, self.interned);
         let mut set = IndicatorSet {
             v4,
             v6,
             group_starts: groups.starts,
             group_members: groups.members,
-            records: self.records,
-            entries: self.entries,
-            notes: self.notes,
-            strings: strings(self.interned),
+            records,
+            entries: self.offsets.len(),
+            notes,
+            string_bytes,
             prefixes,
         };
         set.group_starts.shrink_to_fit();
         set.group_members.shrink_to_fit();
         set.records.shrink_to_fit();
-        set.notes.shrink_to_fit();
         set
     }
 
@@ -552,15 +709,76 @@ impl SetBuilder {
     }
 }
 
-/// The interned strings by index; the boxes move, nothing is copied.
-fn strings(interned: FastMap<Box<str>, Text>) -> Vec<Box<str>> {
-    let mut strings: Vec<Box<str>> = vec![Box::default(); interned.len()];
-    for (text, Text(at)) in interned {
-        if let Some(slot) = strings.get_mut(at as usize) {
-            *slot = text;
+/// The records some segment names, copied out of the builder's as they are first needed.
+struct KeptRecords<'a> {
+    all: &'a str,
+    records: String,
+    /// Per entry: its offset in `records`, or `NONE` while it is not there.
+    moved: Vec<u32>,
+}
+
+impl KeptRecords<'_> {
+    fn new(all: &str, entries: usize) -> KeptRecords<'_> {
+        KeptRecords {
+            all,
+            records: String::new(),
+            moved: vec![NONE; entries],
         }
     }
-    strings
+
+    /// Turns `RECORD` values that name an entry into ones that name its kept record.
+    fn renumber(&mut self, values: &mut [u32], offsets: &[u32]) {
+        for value in values
+            .iter_mut()
+            .filter(|v| **v != NONE && **v & TAG == RECORD)
+        {
+            *value = RECORD | self.offset(*value & !TAG, offsets);
+        }
+    }
+
+    /// Where entry `id`'s record is kept, copying it there the first time.
+    fn offset(&mut self, id: u32, offsets: &[u32]) -> u32 {
+        let Some(&moved) = self.moved.get(id as usize) else {
+            return NONE;
+        };
+        if moved != NONE {
+            return moved;
+        }
+        let from = offsets.get(id as usize).map_or(0, |&at| at as usize);
+        let len = self.all.as_bytes().get(from..from + 2).map_or(0, seven);
+        let at = self.records.len() as u32;
+        self.records
+            .push_str(self.all.get(from..from + HEADER + len).unwrap_or_default());
+        self.moved[id as usize] = at;
+        at
+    }
+}
+
+/// The notes with their strings, and the bytes those strings take.
+fn note_texts(notes: &[Note], interned: FastMap<Box<str>, Text>) -> (Vec<NoteText>, usize) {
+    let mut strings: Vec<Arc<str>> = vec![Arc::from(""); interned.len()];
+    let mut bytes = 0;
+    for (text, Text(at)) in interned {
+        bytes += text.len() + 2 * std::mem::size_of::<usize>();
+        if let Some(slot) = strings.get_mut(at as usize) {
+            *slot = Arc::from(text);
+        }
+    }
+    let text = |Text(at): Text| {
+        strings
+            .get(at as usize)
+            .cloned()
+            .unwrap_or_else(|| "".into())
+    };
+    let notes = notes
+        .iter()
+        .map(|note| NoteText {
+            source: text(note.source),
+            comment: text(note.comment),
+            url: text(note.url),
+        })
+        .collect();
+    (notes, bytes)
 }
 
 /// At most `max` bytes of `text`, cut at a character boundary.
@@ -591,11 +809,17 @@ impl Default for Groups {
 }
 
 impl Groups {
-    /// The segment value for the entries in `active`.
-    fn value(&mut self, active: &[u32]) -> u32 {
+    /// The segment value for the entries in `active` in family `K`, given each entry's
+    /// `INLINE` value; one entry is named by its number until `KeptRecords` renumbers it.
+    fn value<K: Key>(&mut self, active: &[u32], inline: &[u32]) -> u32 {
         match active {
             [] => return NONE,
-            [single] => return single | SINGLE,
+            [single] => {
+                return match inline.get(*single as usize) {
+                    Some(&value) if value != NONE && K::owns((value & !TAG) >> NOTE_BITS) => value,
+                    _ => RECORD | single,
+                }
+            }
             _ => {}
         }
         if let Some(&id) = self.ids.get(active) {
@@ -612,7 +836,11 @@ impl Groups {
 /// Turns possibly overlapping ranges into disjoint segments (starts and values), each
 /// naming every entry that covers it; neighbours with the same value are merged. The first
 /// segment starts at 0.
-fn flatten<K: Key>(ranges: Vec<(K, K, u32)>, groups: &mut Groups) -> (Vec<K>, Vec<u32>) {
+fn flatten<K: Key>(
+    ranges: Vec<(K, K, u32)>,
+    inline: &[u32],
+    groups: &mut Groups,
+) -> (Vec<K>, Vec<u32>) {
     let mut events: Vec<(K, u32)> = Vec::with_capacity(ranges.len() * 2);
     for (first, last, id) in ranges {
         events.push((first, id));
@@ -639,7 +867,7 @@ fn flatten<K: Key>(ranges: Vec<(K, K, u32)>, groups: &mut Groups) -> (Vec<K>, Ve
             at += 1;
         }
 
-        let value = groups.value(&active);
+        let value = groups.value::<K>(&active, inline);
         if position == K::default() {
             values[0] = value;
         } else if values.last() != Some(&value) {

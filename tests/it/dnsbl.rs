@@ -397,7 +397,7 @@ fn a_listed_address_gives_a_hit_with_labels_and_the_txt_url() {
     let url = "https://bl.test/lookup?q=1.2.0.192.bl.test.";
     let expected = Listing {
         source: "bl",
-        entry: "192.0.2.1",
+        entry: "192.0.2.1".into(),
         comment: "127.0.0.2 SBL",
         url: Some(url),
     };

@@ -481,7 +481,7 @@ fn two_samples_build_into_one_set_with_provenance() {
     assert!(built.set.listings("1.10.16.77".parse().unwrap(), &mut out));
     assert_eq!(
         (out[0].source, out[0].entry, out[0].comment),
-        ("sample", "1.10.16.0/20", "SBL256894")
+        ("sample", "1.10.16.0/20".into(), "SBL256894")
     );
     out.clear();
     assert!(built

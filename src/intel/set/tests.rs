@@ -63,7 +63,7 @@ fn set_lookup(set: &IndicatorSet, addr: IpAddr) -> Vec<(String, String, String, 
             let url = l.url.map(str::to_owned);
             (
                 l.source.to_owned(),
-                l.entry.to_owned(),
+                l.entry.to_string(),
                 l.comment.to_owned(),
                 url,
             )
@@ -95,6 +95,22 @@ fn range_of(net: IpNet) -> (u128, u128) {
     }
 }
 
+/// How entry `i` writes `net`, in turn: its usual form (rebuilt, not stored), a bare address
+/// for a single address (rebuilt too), a range, and host bits set (both kept as written).
+fn written(net: IpNet, i: usize) -> String {
+    let (first, last) = range_of(net);
+    let host = |value: u128| match net {
+        IpNet::V4(_) => IpAddr::V4(Ipv4Addr::from(value as u32)),
+        IpNet::V6(_) => IpAddr::V6(Ipv6Addr::from(value)),
+    };
+    match i % 4 {
+        1 if first == last => host(first).to_string(),
+        2 => format!("{}-{}", host(first), host(last)),
+        3 => format!("{}/{}", host(last), net.prefix_len()),
+        _ => net.to_string(),
+    }
+}
+
 /// Builds both structures from the same nets (each its own entry in one of three sources).
 fn build_both(nets: &[IpNet]) -> (IndicatorSet, Vec<Naive>) {
     let mut builder = SetBuilder::new();
@@ -109,7 +125,7 @@ fn build_both(nets: &[IpNet]) -> (IndicatorSet, Vec<Naive>) {
     let mut naive = Vec::new();
     for (i, &net) in nets.iter().enumerate() {
         let s = i % 3;
-        let text = format!("{net}");
+        let text = written(net, i);
         let comment = format!("c{}", i % 7);
         let url = (s == 2).then(|| format!("https://otx.example/pulse/{i}"));
         let id = builder
@@ -290,7 +306,7 @@ fn carved_entry_keeps_its_text_and_leaves_a_hole() {
     set.listings("100.128.0.1".parse().unwrap(), &mut out);
     let expected = Listing {
         source: "drop",
-        entry: "96.0.0.0/3",
+        entry: "96.0.0.0/3".into(),
         comment: "SBL1",
         url: Some("https://drop.example/"),
     };
@@ -306,4 +322,105 @@ fn empty_set_lists_nothing() {
         assert!(!set.is_listed(probe.parse().unwrap()));
     }
     assert_eq!(set.segments(), (1, 1));
+}
+
+#[test]
+fn only_usual_forms_are_rebuilt() {
+    for (text, form) in [
+        ("192.0.2.1", Some(V4_ADDR)),
+        ("192.0.2.0/24", Some(24)),
+        ("0.0.0.0/0", Some(0)),
+        ("192.0.2.1/32", Some(32)),
+        ("2001:db8::/32", Some(V6_FORMS + 32)),
+        ("2001:db8::1", Some(V6_ADDR)),
+        ("::/0", Some(V6_FORMS)),
+        ("192.0.2.9/24", None),
+        ("192.0.2.000/24", None),
+        ("192.0.2.0/024", None),
+        ("192.0.2.0/33", None),
+        ("2001:DB8::/32", None),
+        ("2001:db8:0::/48", None),
+        ("::ffff:192.0.2.1", None),
+        ("::ffff:192.0.2.0/120", None),
+        ("192.0.2.1-192.0.2.9", None),
+        (" 192.0.2.1", None),
+        ("", None),
+    ] {
+        assert_eq!(form_of(text), form, "{text}");
+    }
+}
+
+#[test]
+fn records_are_kept_only_for_entries_a_segment_needs() {
+    let mut builder = SetBuilder::new();
+    let drop = builder.add_source("drop", None).unwrap();
+    let mut add = |text: &str, net: &str| {
+        let id = builder.add_entry(drop, text, "SBL1", None).unwrap();
+        builder.cover_net(id, net.parse().unwrap());
+    };
+    add("198.51.100.0/24", "198.51.100.0/24");
+    add("203.0.113.7", "203.0.113.7/32");
+    let set = builder.finish();
+    assert_eq!(set.records, "");
+
+    let mut builder = SetBuilder::new();
+    let drop = builder.add_source("drop", None).unwrap();
+    let mut add = |text: &str, net: &str| {
+        let id = builder.add_entry(drop, text, "SBL1", None).unwrap();
+        builder.cover_net(id, net.parse().unwrap());
+    };
+    add("198.51.100.0/24", "198.51.100.0/24");
+    add("198.51.100.7", "198.51.100.7/32");
+    add("203.0.113.0-203.0.113.255", "203.0.113.0/24");
+    let set = builder.finish();
+    // The range is a record of its own, kept first; the overlap names both other entries
+    // by record, kept when the groups are renumbered.
+    let mut expected = String::new();
+    for text in [
+        "203.0.113.0-203.0.113.255",
+        "198.51.100.0/24",
+        "198.51.100.7",
+    ] {
+        put_seven(&mut expected, text.len(), 2);
+        put_seven(&mut expected, 0, 4);
+        expected.push_str(text);
+    }
+    assert_eq!(set.records, expected);
+    let mut out = Vec::new();
+    assert!(set.listings("198.51.100.8".parse().unwrap(), &mut out));
+    assert_eq!(out[0].entry, Entry::Net("198.51.100.0/24".parse().unwrap()));
+}
+
+#[test]
+fn neighbours_with_one_note_and_form_share_a_segment_and_keep_their_entries() {
+    let mut builder = SetBuilder::new();
+    let drop = builder.add_source("drop", None).unwrap();
+    for text in [
+        "198.51.100.0/24",
+        "198.51.101.0/24",
+        "198.51.102.1",
+        "198.51.102.2",
+    ] {
+        let id = builder.add_entry(drop, text, "SBL1", None).unwrap();
+        let net = text
+            .parse()
+            .unwrap_or_else(|_| format!("{text}/32").parse().unwrap());
+        builder.cover_net(id, net);
+    }
+    let set = builder.finish();
+    // 0.0.0.0, the two /24s as one, the two addresses as one, and what follows.
+    assert_eq!(set.segments().0, 5);
+    for (probe, entry) in [
+        ("198.51.100.255", "198.51.100.0/24"),
+        ("198.51.101.0", "198.51.101.0/24"),
+        ("198.51.102.1", "198.51.102.1"),
+        ("198.51.102.2", "198.51.102.2"),
+    ] {
+        let mut out = Vec::new();
+        assert!(set.listings(probe.parse().unwrap(), &mut out), "{probe}");
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].entry.to_string(), entry);
+    }
+    assert!(!set.is_listed("198.51.102.0".parse().unwrap()));
+    assert!(!set.is_listed("198.51.102.3".parse().unwrap()));
 }
