@@ -6,9 +6,9 @@
 use std::net::IpAddr;
 
 use super::direction::Dir;
-use super::message::{push_bare, Message, MAX_REFS, MESSAGE_MAX};
-use super::proto::{has_ports, ProtoName};
-use super::utc::millis_z;
+use super::message::{push_bare, push_decimal, Message, Plain, MAX_REFS, MESSAGE_MAX};
+use super::proto::{has_ports, keyword, ProtoName};
+use super::utc::push_millis_z;
 use crate::flow::FlowRecord;
 use crate::intel::Listing;
 
@@ -134,7 +134,7 @@ pub fn hit_message(hit: &Hit<'_>, provenance: &Provenance) -> String {
         .plain("lists", &provenance.lists);
 
     let mut tail = Message::new();
-    tail.plain("start", millis_z(hit.time_ms))
+    tail.plain("start", MillisZ(hit.time_ms))
         .plain("exporter", flow.exporter)
         .plain("sampling", flow.sampling)
         .plain("packets", flow.packets)
@@ -209,8 +209,8 @@ pub fn repeat_message(summary: &Summary) -> String {
         .plain("flows", summary.flows)
         .plain("packets", summary.packets)
         .plain("bytes", summary.bytes)
-        .plain("first", millis_z(summary.first_ms))
-        .plain("last", millis_z(summary.last_ms))
+        .plain("first", MillisZ(summary.first_ms))
+        .plain("last", MillisZ(summary.last_ms))
         .names(&p.names(), p.names_total);
     m.finish()
 }
@@ -218,11 +218,29 @@ pub fn repeat_message(summary: &Summary) -> String {
 /// An address as records show it: canonical, `-` when the flow had none.
 struct Addr(Option<IpAddr>);
 
-impl std::fmt::Display for Addr {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+impl Plain for Addr {
+    fn push_to(&self, out: &mut String) {
         match self.0 {
-            Some(addr) => write!(f, "{}", crate::flow::canonical(addr)),
-            None => f.write_str("-"),
+            Some(addr) => crate::flow::canonical(addr).push_to(out),
+            None => out.push('-'),
+        }
+    }
+}
+
+/// A time in the message form, `2026-12-03T19:46:40.120Z`.
+struct MillisZ(i64);
+
+impl Plain for MillisZ {
+    fn push_to(&self, out: &mut String) {
+        push_millis_z(out, self.0);
+    }
+}
+
+impl Plain for ProtoName {
+    fn push_to(&self, out: &mut String) {
+        match keyword(self.0) {
+            Some(name) => out.push_str(name),
+            None => push_decimal(out, u64::from(self.0)),
         }
     }
 }

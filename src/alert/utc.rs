@@ -52,26 +52,63 @@ impl Utc {
 
 /// `2026-12-03T19:46:40.120Z`: what the message part carries (milliseconds, `Z`).
 pub fn millis_z(millis: i64) -> String {
+    let mut text = String::with_capacity(24);
+    push_millis_z(&mut text, millis);
+    text
+}
+
+/// Appends `millis_z(millis)`. Records are written digit by digit: through `fmt` their
+/// timestamps cost more than the rest of the record.
+pub fn push_millis_z(out: &mut String, millis: i64) {
     let t = Utc::from_micros(millis.saturating_mul(1000));
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
-        t.year,
-        t.month,
-        t.day,
-        t.hour,
-        t.minute,
-        t.second,
-        t.micros / 1000
-    )
+    push_date_time(out, &t);
+    out.push('.');
+    push_digits(out, t.micros / 1000, 3);
+    out.push('Z');
 }
 
 /// `2026-12-03T19:47:09.517513+00:00`: the header form (six digits, never `Z`).
 pub fn micros_offset(micros: i64) -> String {
+    let mut text = String::with_capacity(32);
+    push_micros_offset(&mut text, micros);
+    text
+}
+
+/// Appends `micros_offset(micros)`.
+pub fn push_micros_offset(out: &mut String, micros: i64) {
     let t = Utc::from_micros(micros);
-    format!(
-        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
-        t.year, t.month, t.day, t.hour, t.minute, t.second, t.micros
-    )
+    push_date_time(out, &t);
+    out.push('.');
+    push_digits(out, t.micros, 6);
+    out.push_str("+00:00");
+}
+
+/// `2026-12-03T19:47:09`; years are clamped to four digits.
+fn push_date_time(out: &mut String, t: &Utc) {
+    push_digits(out, t.year as u32, 4);
+    out.push('-');
+    push_digits(out, t.month, 2);
+    out.push('-');
+    push_digits(out, t.day, 2);
+    out.push('T');
+    push_digits(out, t.hour, 2);
+    out.push(':');
+    push_digits(out, t.minute, 2);
+    out.push(':');
+    push_digits(out, t.second, 2);
+}
+
+/// Appends the last `width` (at most 10) decimal digits of `value`, zero-padded.
+fn push_digits(out: &mut String, mut value: u32, width: usize) {
+    let mut digits = [b'0'; 10];
+    let width = width.min(digits.len());
+    for slot in digits[..width].iter_mut().rev() {
+        *slot = b'0' + (value % 10) as u8;
+        value /= 10;
+    }
+    for &digit in &digits[..width] {
+        out.push(char::from(digit));
+    }
 }
 
 /// Days since 1970-01-01 to (year, month, day), for days >= 0 (H. Hinnant's algorithm).
@@ -104,6 +141,36 @@ mod tests {
     #[test]
     fn message_form_has_millis_and_z() {
         assert_eq!(millis_z(1_796_327_200_120), "2026-12-03T19:46:40.120Z");
+    }
+
+    #[test]
+    fn digits_match_fmt_over_the_whole_range() {
+        let mut rng = 0x1234_5678_9abc_def1_u64;
+        for _ in 0..20_000 {
+            rng ^= rng << 13;
+            rng ^= rng >> 7;
+            rng ^= rng << 17;
+            let micros = (rng % (MAX_MICROS as u64 + 2)) as i64;
+            let t = Utc::from_micros(micros);
+            let expected = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:06}+00:00",
+                t.year, t.month, t.day, t.hour, t.minute, t.second, t.micros
+            );
+            assert_eq!(micros_offset(micros), expected);
+            let millis = micros / 1000;
+            let m = Utc::from_micros(millis * 1000);
+            let expected = format!(
+                "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z",
+                m.year,
+                m.month,
+                m.day,
+                m.hour,
+                m.minute,
+                m.second,
+                m.micros / 1000
+            );
+            assert_eq!(millis_z(millis), expected);
+        }
     }
 
     #[test]

@@ -7,7 +7,8 @@
 
 use std::fmt::Write;
 
-use crate::alert::utc::{micros_offset, Utc};
+use crate::alert::message::push_decimal;
+use crate::alert::utc::{push_micros_offset, Utc};
 use crate::alert::Event;
 
 /// Longest hostname a header carries (Linux `HOST_NAME_MAX`).
@@ -19,12 +20,21 @@ const SEQUENCE_MAX: u64 = 2_147_483_647;
 /// `2026-12-03T19:47:09.517513+00:00 fwcol flowalert[4711]: hit src=...` (no newline).
 pub fn file_line(event: &Event, hostname: &str, pid: u32) -> String {
     let mut line = String::with_capacity(64 + event.message.len());
-    line.push_str(&micros_offset(event.time_us));
-    line.push(' ');
-    push_hostname(&mut line, hostname);
-    let _ = write!(line, " flowalert[{pid}]: {} ", event.kind.as_str());
-    line.push_str(&event.message);
+    push_file_line(&mut line, event, hostname, pid);
     line
+}
+
+/// Appends `file_line(event, hostname, pid)` to `line`.
+pub fn push_file_line(line: &mut String, event: &Event, hostname: &str, pid: u32) {
+    push_micros_offset(line, event.time_us);
+    line.push(' ');
+    push_hostname(line, hostname);
+    line.push_str(" flowalert[");
+    push_decimal(line, u64::from(pid));
+    line.push_str("]: ");
+    line.push_str(event.kind.as_str());
+    line.push(' ');
+    line.push_str(&event.message);
 }
 
 /// `<PRI>1 TIMESTAMP HOST flowalert PID MSGID [meta sequenceId="N"] MSGID message`; the
@@ -41,7 +51,7 @@ pub fn rfc5424(
     let mut record = String::with_capacity(128 + event.message.len());
     let kind = event.kind.as_str();
     let _ = write!(record, "<{}>1 ", priority(facility, event.severity));
-    record.push_str(&micros_offset(event.time_us));
+    push_micros_offset(&mut record, event.time_us);
     record.push(' ');
     push_hostname(&mut record, hostname);
     let sequence = wrap_sequence(sequence);
