@@ -57,15 +57,25 @@ fn write_pidfile(path: &PathBuf) -> std::io::Result<()> {
 fn replay(config: &Config, to_outputs: bool, files: &[PathBuf]) -> anyhow::Result<u8> {
     let clock = Clock::fixed(0);
     let mut first_time = None;
-    let mut pipeline = None;
+    let mut pipeline: Option<Pipeline> = None;
     let mut datagrams = 0u64;
     let mut damaged = 0;
     let started = Timer::start();
     let mut build = Timer::zero();
 
     for file in files {
-        let mut reader =
-            CaptureReader::open(file).with_context(|| format!("cannot read {}", file.display()))?;
+        let reader =
+            CaptureReader::open(file).with_context(|| format!("cannot read {}", file.display()));
+        let mut reader = match reader {
+            Ok(reader) => reader,
+            Err(err) => {
+                // What the files before this one gave is still written.
+                if let Some(pipeline) = &mut pipeline {
+                    pipeline.shutdown(clock.now_micros());
+                }
+                return Err(err);
+            }
+        };
         loop {
             let datagram = match reader.next_datagram() {
                 Ok(Some(datagram)) => datagram,

@@ -22,7 +22,7 @@ pub mod stdout;
 pub mod unix;
 
 pub use counters::{OutputCounters, SinkCounters};
-pub use framing::{bsd_local, file_line, rfc5424};
+pub use framing::{bsd_local, file_line, push_file_line, rfc5424};
 use net::{Framing, TcpSink, UdpSink};
 
 /// One `[output] syslog` entry, parsed.
@@ -120,6 +120,8 @@ pub struct Outputs {
     names: Vec<String>,
     first_token: usize,
     counters: OutputCounters,
+    /// The file form of the record being written, kept to save an allocation a record.
+    line: String,
 }
 
 impl Outputs {
@@ -163,6 +165,7 @@ impl Outputs {
             names: Vec::new(),
             first_token: 0,
             counters: OutputCounters::default(),
+            line: String::new(),
         }
     }
 
@@ -175,15 +178,15 @@ impl Outputs {
     pub fn write(&mut self, event: &Event) {
         self.counters.records += 1;
         let (hostname, pid) = (self.hostname.as_str(), self.pid);
-        let mut line = None;
+        let file_form = |sink: &Sink| matches!(sink, Sink::File(_) | Sink::Stdout(_));
+        if self.sinks.iter().any(file_form) {
+            self.line.clear();
+            push_file_line(&mut self.line, event, hostname, pid);
+        }
         for sink in &mut self.sinks {
             match sink {
-                Sink::File(s) => {
-                    s.write(line.get_or_insert_with(|| file_line(event, hostname, pid)))
-                }
-                Sink::Stdout(s) => {
-                    s.write(line.get_or_insert_with(|| file_line(event, hostname, pid)))
-                }
+                Sink::File(s) => s.write(&self.line),
+                Sink::Stdout(s) => s.write(&self.line),
                 Sink::Unix(s) => s.write(&bsd_local(event, pid, self.facility)),
                 Sink::Udp(s, sequence) => {
                     *sequence += 1;
@@ -266,6 +269,16 @@ impl Outputs {
             _ => None,
         });
         tcp.min()
+    }
+
+    /// The end of a turn of the loop: standard output writes what it gathered.
+    pub fn end_turn(&mut self) {
+        for sink in &mut self.sinks {
+            if let Sink::Stdout(s) = sink {
+                s.send();
+            }
+        }
+        self.sum();
     }
 
     /// At shutdown or the end of a replay: flushes stdout and sends the TCP queues, waiting

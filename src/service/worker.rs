@@ -158,6 +158,7 @@ impl Worker {
                     }
                 }
             }
+            self.pipeline.end_turn();
             self.timers(poll);
         }
     }

@@ -632,3 +632,38 @@ fn replay_of_a_truncated_capture_writes_what_it_read_and_exits_1() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("capture truncated"), "{stderr}");
 }
+
+#[test]
+fn replay_that_stops_at_a_missing_capture_still_writes_the_records_before_it() {
+    let demo = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/data/demo");
+    let dir = TempDir::new("missing-capture");
+    let missing = dir.path.join("missing.pcap");
+    let output = flowalert(
+        &demo.join("flowalert.toml"),
+        &[
+            "replay".as_ref(),
+            demo.join("demo.pcap").as_ref(),
+            missing.as_ref(),
+        ],
+    );
+    assert_eq!(output.status.code(), Some(1));
+    let whole = flowalert(
+        &demo.join("flowalert.toml"),
+        &["replay".as_ref(), demo.join("demo.pcap").as_ref()],
+    );
+    // Standard output is written in blocks: the error must not lose the demo's six records.
+    let without_pid = |out: &[u8]| -> Vec<String> {
+        let text = String::from_utf8_lossy(out);
+        text.lines()
+            .map(|line| {
+                line.split_once("]: ")
+                    .map_or(line, |(_, rest)| rest)
+                    .to_owned()
+            })
+            .collect()
+    };
+    assert_eq!(without_pid(&output.stdout).len(), 6);
+    assert_eq!(without_pid(&output.stdout), without_pid(&whole.stdout));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("missing.pcap"), "{stderr}");
+}
