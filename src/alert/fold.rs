@@ -7,11 +7,12 @@
 //! with `peers=N`. The table holds at most `table_cap` pairs: a new pair beyond it closes the
 //! oldest window early (its repeat record is written then), so no count is lost.
 
-use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 
+use foldhash::{HashMap, HashMapExt};
 use ipnet::IpNet;
 
+use super::deadlines::{Deadline, Deadlines};
 use super::direction::{direction, Dir};
 use super::record::{hit_message, repeat_message, Hit, Provenance, Side, Summary};
 use super::{Event, Kind, Severity};
@@ -61,9 +62,6 @@ struct PairKey {
     dir: Dir,
 }
 
-/// A window's end and a sequence number that makes it unique.
-type Deadline = (i64, u64);
-
 struct Pair {
     deadline: Deadline,
     /// `None` for a peer folded into its listed address's sweep.
@@ -86,10 +84,12 @@ pub struct Alerter {
     max_per_second: u32,
     table_cap: usize,
     home: Vec<IpNet>,
+    /// Keyed by addresses from the network, so hashed with a seed of this process's own.
     pairs: HashMap<PairKey, Pair>,
+    /// Kept only when `max_peers` is set.
     listed: HashMap<IpAddr, Listed>,
-    pair_deadlines: BTreeMap<Deadline, PairKey>,
-    listed_deadlines: BTreeMap<Deadline, IpAddr>,
+    pair_deadlines: Deadlines<PairKey>,
+    listed_deadlines: Deadlines<IpAddr>,
     sequence: u64,
     /// The earliest deadline, `i64::MAX` when none: checked on every flow.
     next_due: i64,
@@ -109,8 +109,8 @@ impl Alerter {
             home: home.to_vec(),
             pairs: HashMap::new(),
             listed: HashMap::new(),
-            pair_deadlines: BTreeMap::new(),
-            listed_deadlines: BTreeMap::new(),
+            pair_deadlines: Deadlines::new(),
+            listed_deadlines: Deadlines::new(),
             sequence: 0,
             next_due: i64::MAX,
             rate_second: i64::MIN,
@@ -190,8 +190,17 @@ impl Alerter {
         out: &mut Vec<Event>,
     ) {
         let key = pair_key(hit);
-        if self.pairs.contains_key(&key) {
-            self.fold(&key, hit);
+        if let Some(pair) = self.pairs.get_mut(&key) {
+            self.counters.repeats_folded += 1;
+            match pair.summary.as_mut() {
+                Some(summary) => summary.add(hit),
+                None => {
+                    let listed = self.listed.get_mut(&key.listed);
+                    if let Some(sweep) = listed.and_then(|l| l.sweep.as_mut()) {
+                        sweep.add(hit);
+                    }
+                }
+            }
             return;
         }
 
@@ -210,8 +219,12 @@ impl Alerter {
     }
 
     /// Counts a new peer of `listed`, opening its window (ending at `deadline`) if none is
-    /// open; true when the peer is past `max-peers` and belongs to the sweep.
+    /// open; true when the peer is past `max-peers` and belongs to the sweep. Without
+    /// `max-peers` nothing is counted.
     fn count_new_peer(&mut self, listed: IpAddr, deadline: Deadline) -> bool {
+        if self.max_peers == 0 {
+            return false;
+        }
         let state = self.listed.entry(listed).or_insert_with(|| Listed {
             deadline,
             peers: 0,
@@ -221,24 +234,7 @@ impl Alerter {
             self.listed_deadlines.insert(deadline, listed);
         }
         state.peers += 1;
-        self.max_peers != 0 && state.peers > self.max_peers
-    }
-
-    /// Another flow of a pair whose window is open.
-    fn fold(&mut self, key: &PairKey, hit: &Hit<'_>) {
-        self.counters.repeats_folded += 1;
-        let Some(pair) = self.pairs.get_mut(key) else {
-            return;
-        };
-        if let Some(summary) = pair.summary.as_mut() {
-            summary.add(hit);
-        } else if let Some(sweep) = self
-            .listed
-            .get_mut(&key.listed)
-            .and_then(|l| l.sweep.as_mut())
-        {
-            sweep.add(hit);
-        }
+        state.peers > self.max_peers
     }
 
     /// A new peer of a listed address past `max-peers`: counted into the sweep, which ends
@@ -314,48 +310,61 @@ impl Alerter {
 
     /// Closes the windows ending by `limit`, pairs before their listed addresses' sweeps.
     fn close_until(&mut self, limit: i64, now_us: i64, out: &mut Vec<Event>) {
-        while let Some((&deadline, &key)) = self.pair_deadlines.first_key_value() {
+        while let Some((deadline, key)) = self.pair_deadlines.first() {
             if deadline.0 > limit {
                 break;
             }
-            self.close_pair(key, now_us, out);
+            self.close_pair(key, deadline, now_us, out);
         }
-        while let Some((&deadline, &listed)) = self.listed_deadlines.first_key_value() {
+        while let Some((deadline, listed)) = self.listed_deadlines.first() {
             if deadline.0 > limit {
                 break;
             }
-            self.close_listed(listed, now_us, out);
+            self.close_listed(listed, deadline, now_us, out);
         }
         self.update_next_due();
     }
 
-    fn close_pair(&mut self, key: PairKey, now_us: i64, out: &mut Vec<Event>) {
+    /// Closes the window of `key` that ends at `deadline`, the first of `pair_deadlines`.
+    fn close_pair(&mut self, key: PairKey, deadline: Deadline, now_us: i64, out: &mut Vec<Event>) {
+        self.pair_deadlines.remove_first(deadline);
+        if !self.pairs.get(&key).is_some_and(|p| p.deadline == deadline) {
+            return;
+        }
         let Some(pair) = self.pairs.remove(&key) else {
             return;
         };
-        self.pair_deadlines.remove(&pair.deadline);
         if let Some(summary) = pair.summary.filter(|s| s.flows > 1) {
             self.write_repeat(&summary, now_us, out);
         }
     }
 
-    fn close_listed(&mut self, listed: IpAddr, now_us: i64, out: &mut Vec<Event>) {
+    /// Closes the window of `listed` that ends at `deadline`, the first of
+    /// `listed_deadlines`.
+    fn close_listed(&mut self, listed: IpAddr, deadline: Deadline, now: i64, out: &mut Vec<Event>) {
+        self.listed_deadlines.remove_first(deadline);
+        if !self
+            .listed
+            .get(&listed)
+            .is_some_and(|l| l.deadline == deadline)
+        {
+            return;
+        }
         let Some(state) = self.listed.remove(&listed) else {
             return;
         };
-        self.listed_deadlines.remove(&state.deadline);
         if let Some(sweep) = state.sweep {
-            self.write_repeat(&sweep, now_us, out);
+            self.write_repeat(&sweep, now, out);
         }
     }
 
     /// Closes the oldest windows until a new pair fits.
     fn make_room(&mut self, now_us: i64, out: &mut Vec<Event>) {
         while self.pairs.len() >= self.table_cap {
-            let Some((_, &key)) = self.pair_deadlines.first_key_value() else {
+            let Some((deadline, key)) = self.pair_deadlines.first() else {
                 return;
             };
-            self.close_pair(key, now_us, out);
+            self.close_pair(key, deadline, now_us, out);
             self.counters.pairs_evicted += 1;
         }
     }
@@ -366,8 +375,8 @@ impl Alerter {
     }
 
     fn update_next_due(&mut self) {
-        let pair = self.pair_deadlines.first_key_value().map(|(d, _)| d.0);
-        let listed = self.listed_deadlines.first_key_value().map(|(d, _)| d.0);
+        let pair = self.pair_deadlines.first().map(|(d, _)| d.0);
+        let listed = self.listed_deadlines.first().map(|(d, _)| d.0);
         self.next_due = pair.into_iter().chain(listed).min().unwrap_or(i64::MAX);
     }
 }

@@ -4,6 +4,7 @@
 //! status records other modules raise. Every `Event.message` is printable ASCII and small
 //! enough that any framing keeps the whole record within 1024 bytes.
 
+mod deadlines;
 pub mod direction;
 pub mod fold;
 pub mod message;
