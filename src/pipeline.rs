@@ -103,6 +103,8 @@ pub struct Pipeline {
     remote: RemoteFilter,
     /// Reused buffers: no allocation per datagram once they have grown.
     records: Vec<FlowRecord>,
+    /// Per record of `records`: whether an address of it may be listed (`may_touch_set`).
+    maybe_listed: Vec<bool>,
     events: Vec<Event>,
     dnsbl_hits: Vec<DnsblHit>,
 }
@@ -152,6 +154,7 @@ impl Pipeline {
             dnsbl: None,
             remote: RemoteFilter::new(config),
             records: Vec::new(),
+            maybe_listed: Vec::new(),
             events: Vec::new(),
             dnsbl_hits: Vec::new(),
         }
@@ -182,12 +185,16 @@ impl Pipeline {
         {
             self.alerter.tick(now_us, &mut self.events);
         }
-        for record in &self.records {
+        let set = &self.indicators.set;
+        self.maybe_listed.clear();
+        self.maybe_listed
+            .extend(self.records.iter().map(|record| may_touch_set(set, record)));
+        for (record, &maybe) in self.records.iter().zip(&self.maybe_listed) {
             // The decoder counts records without any address; there is nothing to look up.
             if !record.has_address() {
                 continue;
             }
-            if touches_set(&self.indicators.set, record) {
+            if maybe && touches_set(&self.indicators.set, record) {
                 self.alerter
                     .on_flow(record, &self.indicators.set, now_us, &mut self.events);
             }
@@ -380,6 +387,11 @@ impl Pipeline {
         self.outputs.on_event(registry, event, now);
     }
 
+    /// The loop has handled what was ready: lines gathered for standard output go out.
+    pub fn end_turn(&mut self) {
+        self.outputs.end_turn();
+    }
+
     pub fn reopen_files(&mut self) {
         self.outputs.reopen_files();
         crate::info!("output files reopened");
@@ -558,6 +570,17 @@ fn touches_set(set: &IndicatorSet, record: &FlowRecord) -> bool {
         .into_iter()
         .flatten()
         .any(|addr| set.is_listed(addr))
+}
+
+/// Whether some address of `record` may be listed, from the first step of each lookup only
+/// and with no branch on what it finds: a datagram's records go through this first, so
+/// that the cache misses of all their lookups overlap.
+#[inline]
+fn may_touch_set(set: &IndicatorSet, record: &FlowRecord) -> bool {
+    let addresses = [record.src, record.dst, record.nat_src, record.nat_dst];
+    addresses.iter().fold(false, |maybe, addr| {
+        maybe | addr.is_some_and(|addr| set.may_list(addr))
+    })
 }
 
 /// Dropping a set of a million prefixes takes milliseconds; do it off the loop thread.
@@ -902,6 +925,39 @@ mod counter_tests {
         ];
         assert_eq!(totals, expected);
         assert_eq!(with_retired(&current, &[]).next(), Some(("hits", 1)));
+    }
+
+    #[test]
+    fn may_touch_set_passes_every_listed_flow_and_few_others() {
+        let set = set_listing("198.51.100.0/25");
+        let mut flow = FlowRecord::new("127.0.0.2".parse().unwrap(), 10, 0);
+        assert!(!may_touch_set(&set, &flow));
+        let same_slash24: IpAddr = "198.51.100.200".parse().unwrap();
+        let other: IpAddr = "192.0.2.1".parse().unwrap();
+        flow.src = Some(other);
+        flow.dst = Some(other);
+        assert!(!may_touch_set(&set, &flow));
+        for (slot, listed) in [(0, "198.51.100.7"), (3, "::ffff:198.51.100.9")] {
+            let mut one = flow.clone();
+            let listed = Some(listed.parse().unwrap());
+            *[
+                &mut one.src,
+                &mut one.dst,
+                &mut one.nat_src,
+                &mut one.nat_dst,
+            ][slot] = listed;
+            assert!(may_touch_set(&set, &one), "slot {slot}");
+            assert!(touches_set(&set, &one), "slot {slot}");
+        }
+        // The first step reads a /24 at a time, so its neighbour passes it; the full lookup
+        // then says no.
+        flow.nat_dst = Some(same_slash24);
+        assert!(may_touch_set(&set, &flow));
+        assert!(!touches_set(&set, &flow));
+        // IPv6 has no first step of its own.
+        flow.nat_dst = Some("2001:db8::1".parse().unwrap());
+        assert!(may_touch_set(&set, &flow));
+        assert!(!touches_set(&set, &flow));
     }
 
     #[test]

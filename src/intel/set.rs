@@ -107,6 +107,14 @@ impl V4Segments {
         }
     }
 
+    /// Whether a listed segment reaches into the /24 of `addr`.
+    #[inline(always)]
+    fn may_hold(&self, addr: u32) -> bool {
+        let slash24 = (addr >> 8) as usize;
+        let word = self.listed24.get(slash24 >> 6).copied().unwrap_or(u64::MAX);
+        word >> (slash24 & 63) & 1 != 0
+    }
+
     // Always inlined: an unlisted address costs a few instructions, so a call would show.
     #[inline(always)]
     fn value(&self, addr: u32) -> u32 {
@@ -322,6 +330,19 @@ impl IndicatorSet {
             + self.records.capacity()
             + self.notes.capacity() * std::mem::size_of::<NoteText>()
             + self.string_bytes
+    }
+
+    /// False when no entry covers `addr`; true when one may. One memory read for IPv4 and no
+    /// branch on it, so that many of these can be in flight at once; always true for IPv6.
+    #[inline(always)]
+    pub fn may_list(&self, addr: IpAddr) -> bool {
+        match addr {
+            IpAddr::V4(v4) => self.v4.may_hold(u32::from(v4)),
+            IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+                Some(v4) => self.v4.may_hold(u32::from(v4)),
+                None => true,
+            },
+        }
     }
 
     /// Whether any entry covers `addr`: the fast path, with no provenance.
