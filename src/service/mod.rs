@@ -273,9 +273,10 @@ enum Flow {
 
 /// A rebuild of a big set takes a second or more of CPU; on a small collector that time must
 /// not come from the receiving loops, or the kernel drops datagrams meanwhile. Safe Rust has
-/// no setpriority, so the thread asks renice(1) to lower its own priority (Linux applies a
-/// process priority given a thread id to that thread only). Without renice, or where the
-/// sandbox forbids it, the rebuild runs at normal priority, as before.
+/// no sched_setscheduler or setpriority, so the thread asks chrt(1) to move it to SCHED_IDLE,
+/// which runs it only when a CPU has nothing else to do, or else renice(1) to lower its
+/// priority (Linux applies either, given a thread id, to that thread only). Where neither
+/// works the rebuild runs at normal priority; the packaged unit allows both calls.
 fn lower_own_priority() {
     let Ok(link) = std::fs::read_link("/proc/thread-self") else {
         return;
@@ -283,12 +284,18 @@ fn lower_own_priority() {
     let Some(thread_id) = link.file_name().and_then(|name| name.to_str()) else {
         return;
     };
-    let _ = std::process::Command::new("renice")
-        .args(["-n", "15", "-p", thread_id])
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .status();
+    let run = |program: &str, args: &[&str]| {
+        std::process::Command::new(program)
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success())
+    };
+    if !run("chrt", &["--idle", "--pid", "0", thread_id]) {
+        run("renice", &["-n", "19", "-p", thread_id]);
+    }
 }
 
 /// Tells systemd about readiness and reloads; a no-op when not run by systemd.
