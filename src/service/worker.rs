@@ -158,7 +158,6 @@ impl Worker {
                     }
                 }
             }
-            self.pipeline.end_turn();
             self.timers(poll);
         }
     }
@@ -209,6 +208,9 @@ impl Worker {
     fn timers(&mut self, poll: &Poll) {
         let now = self.clock.now_micros();
         self.pipeline.tick(Some(poll.registry()), now);
+        // The turn's records, closed windows and status records included, go out before
+        // the stats line counts them.
+        self.pipeline.end_turn();
         if now >= self.next_stats {
             crate::info!("{}", self.stats_line());
             self.next_stats = now + STATS_EVERY_MICROS;

@@ -60,13 +60,23 @@ impl Daemon {
 
     /// `start` with extra environment variables for the process.
     pub fn start_with_env(config: &Path, env: &[(&str, &str)]) -> Daemon {
+        Daemon::spawn(config, env, Stdio::null())
+    }
+
+    /// `start` with the process's standard output going to the file `stdout`.
+    pub fn start_with_stdout(config: &Path, stdout: &Path) -> Daemon {
+        let file = std::fs::File::create(stdout).expect("cannot create the stdout file");
+        Daemon::spawn(config, &[], Stdio::from(file))
+    }
+
+    fn spawn(config: &Path, env: &[(&str, &str)], stdout: Stdio) -> Daemon {
         let mut child = Command::new(env!("CARGO_BIN_EXE_flowalert"))
             .envs(env.iter().copied())
             .arg("--config")
             .arg(config)
             .arg("run")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(stdout)
             .stderr(Stdio::piped())
             .spawn()
             .expect("cannot start flowalert");

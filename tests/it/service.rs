@@ -133,6 +133,38 @@ fn a_scan_and_its_replies_make_one_inbound_hit_and_one_repeat_at_exit() {
 }
 
 #[test]
+fn standard_output_gets_each_record_while_the_service_runs() {
+    let output = "stdout = true\n[alerts]\nrepeat-window = \"1s\"\n";
+    let setup = setup("stdout", output);
+    let stdout = setup.dir.path.join("stdout.txt");
+    let daemon = Daemon::start_with_stdout(&setup.config, &stdout);
+    let socket = exporter();
+
+    // Lines are gathered in blocks, but each turn of the loop writes what it has: the hit
+    // as its datagram arrives, the repeat when the window closes on a timer.
+    send(&socket, &daemon, 0, &[scan_syn(), scan_reply()]);
+    let lines = wait_for_lines(&stdout, 1);
+    assert_eq!(mask(&lines[0]), SCAN_HIT);
+    let lines = wait_for_lines(&stdout, 2);
+    assert!(
+        mask(&lines[1]).starts_with(
+            "TIME test flowalert[PID]: repeat src=203.0.113.66 dst=192.0.2.10 proto=TCP \
+             dir=in match=src listed=203.0.113.66 lists=blocked peers=1 flows=2 packets=2"
+        ),
+        "{lines:#?}"
+    );
+    send(&socket, &daemon, 2, &[beacon()]);
+    let lines = wait_for_lines(&stdout, 3);
+    assert_eq!(mask(&lines[2]), BEACON_HIT);
+
+    let (code, stats) = daemon.stop();
+    assert_eq!(code, 0);
+    assert_eq!(wait_for_lines(&stdout, 3).len(), 3);
+    // Each record went to the file and to standard output.
+    assert_eq!(stat(&stats, "sink-written"), 6);
+}
+
+#[test]
 fn records_reach_a_udp_syslog_receiver_as_rfc5424() {
     let receiver = UdpSocket::bind("127.0.0.1:0").unwrap();
     receiver.set_read_timeout(Some(PATIENCE)).unwrap();

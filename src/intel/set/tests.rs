@@ -350,29 +350,30 @@ fn only_usual_forms_are_rebuilt() {
     }
 }
 
+/// A set of one source's entries, each `(text, net)` with the comment "SBL1".
+fn one_source_set(entries: &[(&str, &str)]) -> IndicatorSet {
+    let mut builder = SetBuilder::new();
+    let drop = builder.add_source("drop", None).unwrap();
+    for (text, net) in entries {
+        let id = builder.add_entry(drop, text, "SBL1", None).unwrap();
+        builder.cover_net(id, net.parse().unwrap());
+    }
+    builder.finish()
+}
+
 #[test]
 fn records_are_kept_only_for_entries_a_segment_needs() {
-    let mut builder = SetBuilder::new();
-    let drop = builder.add_source("drop", None).unwrap();
-    let mut add = |text: &str, net: &str| {
-        let id = builder.add_entry(drop, text, "SBL1", None).unwrap();
-        builder.cover_net(id, net.parse().unwrap());
-    };
-    add("198.51.100.0/24", "198.51.100.0/24");
-    add("203.0.113.7", "203.0.113.7/32");
-    let set = builder.finish();
+    let set = one_source_set(&[
+        ("198.51.100.0/24", "198.51.100.0/24"),
+        ("203.0.113.7", "203.0.113.7/32"),
+    ]);
     assert_eq!(set.records, "");
 
-    let mut builder = SetBuilder::new();
-    let drop = builder.add_source("drop", None).unwrap();
-    let mut add = |text: &str, net: &str| {
-        let id = builder.add_entry(drop, text, "SBL1", None).unwrap();
-        builder.cover_net(id, net.parse().unwrap());
-    };
-    add("198.51.100.0/24", "198.51.100.0/24");
-    add("198.51.100.7", "198.51.100.7/32");
-    add("203.0.113.0-203.0.113.255", "203.0.113.0/24");
-    let set = builder.finish();
+    let set = one_source_set(&[
+        ("198.51.100.0/24", "198.51.100.0/24"),
+        ("198.51.100.7", "198.51.100.7/32"),
+        ("203.0.113.0-203.0.113.255", "203.0.113.0/24"),
+    ]);
     // The range is a record of its own, kept first; the overlap names both other entries
     // by record, kept when the groups are renumbered.
     let mut expected = String::new();
@@ -393,21 +394,12 @@ fn records_are_kept_only_for_entries_a_segment_needs() {
 
 #[test]
 fn neighbours_with_one_note_and_form_share_a_segment_and_keep_their_entries() {
-    let mut builder = SetBuilder::new();
-    let drop = builder.add_source("drop", None).unwrap();
-    for text in [
-        "198.51.100.0/24",
-        "198.51.101.0/24",
-        "198.51.102.1",
-        "198.51.102.2",
-    ] {
-        let id = builder.add_entry(drop, text, "SBL1", None).unwrap();
-        let net = text
-            .parse()
-            .unwrap_or_else(|_| format!("{text}/32").parse().unwrap());
-        builder.cover_net(id, net);
-    }
-    let set = builder.finish();
+    let set = one_source_set(&[
+        ("198.51.100.0/24", "198.51.100.0/24"),
+        ("198.51.101.0/24", "198.51.101.0/24"),
+        ("198.51.102.1", "198.51.102.1/32"),
+        ("198.51.102.2", "198.51.102.2/32"),
+    ]);
     // 0.0.0.0, the two /24s as one, the two addresses as one, and what follows.
     assert_eq!(set.segments().0, 5);
     for (probe, entry) in [
