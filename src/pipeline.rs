@@ -318,7 +318,13 @@ impl Pipeline {
         }
         self.exporters = config.input.exporters.clone();
         self.remote = RemoteFilter::new(&config);
-        self.alerter = self.alerter_for(&config, now_us);
+        // Open windows survive a reload that leaves the alert settings alone: closing them
+        // would write their repeats early and a second hit for every pair at its next flow.
+        if config.alerts == old.alerts && config.networks.home == old.networks.home {
+            self.alerter.new_set();
+        } else {
+            self.alerter = self.alerter_for(&config, now_us);
+        }
         self.watch.reconfigure(&config);
         self.install(built, now_us);
         self.counters.reloads += 1;

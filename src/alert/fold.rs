@@ -66,6 +66,8 @@ struct Pair {
     deadline: Deadline,
     /// `None` for a peer folded into its listed address's sweep.
     summary: Option<Box<Summary>>,
+    /// The `Alerter::set_generation` whose sources the summary names.
+    generation: u64,
 }
 
 struct Listed {
@@ -91,6 +93,9 @@ pub struct Alerter {
     pair_deadlines: Deadlines<PairKey>,
     listed_deadlines: Deadlines<IpAddr>,
     sequence: u64,
+    /// Counts `new_set` calls: a window opened under an older set checks, at its next flow,
+    /// whether the sources it names are still the ones that list its address.
+    set_generation: u64,
     /// The earliest deadline, `i64::MAX` when none: checked on every flow.
     next_due: i64,
     rate_second: i64,
@@ -112,6 +117,7 @@ impl Alerter {
             pair_deadlines: Deadlines::new(),
             listed_deadlines: Deadlines::new(),
             sequence: 0,
+            set_generation: 0,
             next_due: i64::MAX,
             rate_second: i64::MIN,
             rate_count: 0,
@@ -159,6 +165,14 @@ impl Alerter {
         }
     }
 
+    /// The indicator set was replaced (a reload that kept the alert settings). Open windows
+    /// stay open; the next flow of one whose address the new set lists by other sources
+    /// closes it and is written as a new hit naming them. A sweep keeps the sources it
+    /// started with until its window ends.
+    pub fn new_set(&mut self) {
+        self.set_generation += 1;
+    }
+
     /// Closes windows that ended by `now_us`, writing their repeat records.
     pub fn tick(&mut self, now_us: i64, out: &mut Vec<Event>) {
         self.close_until(now_us, now_us, out);
@@ -190,6 +204,15 @@ impl Alerter {
         out: &mut Vec<Event>,
     ) {
         let key = pair_key(hit);
+        if self.sources_changed(&key, listings) {
+            // The old window's flows are summed; this flow opens a new one below. Its end
+            // stays queued and is passed over when it falls due.
+            if let Some(pair) = self.pairs.remove(&key) {
+                if let Some(summary) = pair.summary.filter(|s| s.flows > 1) {
+                    self.write_repeat(&summary, now_us, out);
+                }
+            }
+        }
         if let Some(pair) = self.pairs.get_mut(&key) {
             self.counters.repeats_folded += 1;
             match pair.summary.as_mut() {
@@ -212,10 +235,36 @@ impl Alerter {
             let provenance = Provenance::from_listings(listings);
             self.write_hit(hit, &provenance, now_us, out);
             let summary = Some(Box::new(Summary::start(hit, provenance)));
-            self.pairs.insert(key, Pair { deadline, summary });
+            let generation = self.set_generation;
+            self.pairs.insert(
+                key,
+                Pair {
+                    deadline,
+                    summary,
+                    generation,
+                },
+            );
             self.pair_deadlines.insert(deadline, key);
         }
         self.next_due = self.next_due.min(deadline.0);
+    }
+
+    /// Whether the open window of `key` was opened under an older set and names other
+    /// sources than `listings`, the current set's. A window found unchanged is marked as
+    /// checked, so each is compared once a set.
+    fn sources_changed(&mut self, key: &PairKey, listings: &[Listing<'_>]) -> bool {
+        let generation = self.set_generation;
+        let Some(pair) = self
+            .pairs
+            .get_mut(key)
+            .filter(|p| p.generation != generation)
+        else {
+            return false;
+        };
+        pair.generation = generation;
+        pair.summary
+            .as_ref()
+            .is_some_and(|summary| summary.provenance != Provenance::from_listings(listings))
     }
 
     /// Counts a new peer of `listed`, opening its window (ending at `deadline`) if none is
@@ -261,6 +310,7 @@ impl Alerter {
             Pair {
                 deadline,
                 summary: None,
+                generation: self.set_generation,
             },
         );
         self.pair_deadlines.insert(deadline, key);
@@ -325,18 +375,26 @@ impl Alerter {
         self.update_next_due();
     }
 
-    /// Closes the window of `key` that ends at `deadline`, the first of `pair_deadlines`.
-    fn close_pair(&mut self, key: PairKey, deadline: Deadline, now_us: i64, out: &mut Vec<Event>) {
+    /// Closes the window of `key` that ends at `deadline`, the first of `pair_deadlines`;
+    /// false when that window was closed before (its pair gone, or a new window open).
+    fn close_pair(
+        &mut self,
+        key: PairKey,
+        deadline: Deadline,
+        now: i64,
+        out: &mut Vec<Event>,
+    ) -> bool {
         self.pair_deadlines.remove_first(deadline);
         if !self.pairs.get(&key).is_some_and(|p| p.deadline == deadline) {
-            return;
+            return false;
         }
         let Some(pair) = self.pairs.remove(&key) else {
-            return;
+            return false;
         };
         if let Some(summary) = pair.summary.filter(|s| s.flows > 1) {
-            self.write_repeat(&summary, now_us, out);
+            self.write_repeat(&summary, now, out);
         }
+        true
     }
 
     /// Closes the window of `listed` that ends at `deadline`, the first of
@@ -364,8 +422,9 @@ impl Alerter {
             let Some((deadline, key)) = self.pair_deadlines.first() else {
                 return;
             };
-            self.close_pair(key, deadline, now_us, out);
-            self.counters.pairs_evicted += 1;
+            if self.close_pair(key, deadline, now_us, out) {
+                self.counters.pairs_evicted += 1;
+            }
         }
     }
 

@@ -572,3 +572,56 @@ fn status_detail_escaped_and_severities() {
     assert_eq!(event.severity, 3);
     assert_eq!(status_severity("sink-dropped"), 4);
 }
+
+#[test]
+fn a_new_set_reopens_only_the_windows_whose_sources_changed() {
+    let old = set();
+    let mut alerter = alerter();
+    let mut out = Vec::new();
+    let other_host = |start_ms| tcp("203.0.113.9", 40000, "192.0.2.20", 22, 2, start_ms);
+    alerter.on_flow(&scan(1000), &old, T0, &mut out);
+    alerter.on_flow(&other_host(1000), &old, T0, &mut out);
+    assert_eq!(out.len(), 2);
+
+    // The same sources: both windows go on folding, with no record.
+    alerter.new_set();
+    alerter.on_flow(&reply(2000), &old, T0 + SECOND, &mut out);
+    alerter.on_flow(&other_host(2000), &old, T0 + SECOND, &mut out);
+    assert_eq!(out.len(), 2);
+
+    // A pulse now lists the scanner too: each window's next flow closes it (with a repeat
+    // for its two flows) and is a hit naming both sources.
+    let new = set().with("203.0.113.9/32", "otx", "Scanner pulse", Some(PULSE));
+    alerter.new_set();
+    alerter.on_flow(&scan(3000), &new, T0 + 2 * SECOND, &mut out);
+    let text = lines(&out[2..]);
+    assert_eq!(text.len(), 2, "{text:#?}");
+    assert!(text[0].contains(": repeat src=203.0.113.9 dst=192.0.2.10 "));
+    assert!(text[0].contains(" lists=drop peers=1 flows=2 "));
+    assert!(text[1].contains(": hit src=203.0.113.9 sport=44444 dst=192.0.2.10 "));
+    assert!(text[1].contains(" lists=drop,otx refs=https://otx.alienvault.com/pulse/"));
+    assert!(text[1].ends_with(" names=\"SBL900001 | Scanner pulse\""));
+
+    // Later flows of the reopened window fold again, under the new set.
+    alerter.on_flow(&scan(4000), &new, T0 + 3 * SECOND, &mut out);
+    assert_eq!(out.len(), 4);
+
+    // The other window's end was never touched: it closes at its time with its two flows;
+    // the reopened window's first end, left in the queue, closes nothing.
+    alerter.tick(T0 + 10 * MINUTE, &mut out);
+    let text = lines(&out[4..]);
+    assert_eq!(text.len(), 1, "{text:#?}");
+    assert!(text[0].contains(": repeat src=203.0.113.9 dst=192.0.2.20 "));
+    assert!(text[0].contains(" flows=2 "));
+    assert_eq!(alerter.pairs(), 1);
+    alerter.flush(T0 + 11 * MINUTE, &mut out);
+    let text = lines(&out[5..]);
+    assert_eq!(text.len(), 1, "{text:#?}");
+    assert!(text[0].contains(" lists=drop,otx peers=1 flows=2 "));
+    let counters = alerter.counters();
+    assert_eq!(
+        (counters.hits, counters.hit_records, counters.repeats_folded),
+        (6, 3, 3)
+    );
+    assert_eq!((counters.repeat_records, counters.pairs_evicted), (3, 0));
+}

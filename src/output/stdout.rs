@@ -55,3 +55,10 @@ impl StdoutSink {
         }
     }
 }
+
+/// A worker that stops without `flush` (a panic) still writes what it gathered.
+impl Drop for StdoutSink {
+    fn drop(&mut self) {
+        self.send();
+    }
+}

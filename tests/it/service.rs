@@ -300,6 +300,68 @@ fn sighup_under_traffic_loses_no_datagram_and_swaps_the_set() {
 }
 
 #[test]
+fn a_reload_that_leaves_alerts_alone_keeps_folding_and_names_new_sources() {
+    let setup = setup("keepwindows", "");
+    let mut daemon = Daemon::start(&setup.config);
+    let socket = exporter();
+    let log = setup.dir.path.join("alerts.log");
+
+    send(&socket, &daemon, 0, &[scan_syn()]);
+    assert_eq!(mask(&wait_for_lines(&log, 1)[0]), SCAN_HIT);
+
+    // The same lists again: the scan's window stays open and its reply folds into it.
+    daemon.signal("HUP");
+    daemon.wait_for_nth("indicator set ready", 2);
+    send(&socket, &daemon, 1, &[scan_reply()]);
+    wait_for_datagrams(&mut daemon, 2);
+
+    // The scanner's entry now has another comment: its next flow closes the window, with
+    // the repeat of the two flows before, and is a hit naming the new comment.
+    setup.dir.write(
+        "blocked.txt",
+        "203.0.113.66 # scanner, seen again\n198.51.100.77 # controller\n",
+    );
+    daemon.signal("HUP");
+    daemon.wait_for_nth("indicator set ready", 3);
+    send(&socket, &daemon, 2, &[scan_syn()]);
+    let lines = wait_for_lines(&log, 3);
+    assert_eq!(
+        mask(&lines[1]),
+        "TIME test flowalert[PID]: repeat src=203.0.113.66 dst=192.0.2.10 proto=TCP dir=in \
+         match=src listed=203.0.113.66 lists=blocked peers=1 flows=2 packets=2 bytes=100 \
+         first=2025-12-03T18:39:50.000Z last=2025-12-03T18:39:50.010Z names=\"scanner\""
+    );
+    assert_eq!(
+        mask(&lines[2]),
+        SCAN_HIT.replace("names=\"scanner\"", "names=\"scanner, seen again\"")
+    );
+
+    let (code, stats) = daemon.stop();
+    assert_eq!(code, 0);
+    // Only the reopened window is left at exit, with one flow: no repeat.
+    assert_eq!(wait_for_lines(&log, 3).len(), 3);
+    assert_eq!(stat(&stats, "hit-records"), 2);
+    assert_eq!(stat(&stats, "repeat-records"), 1);
+}
+
+/// Asks for stats lines until one says `count` datagrams were received.
+fn wait_for_datagrams(daemon: &mut Daemon, count: u64) {
+    let deadline = Instant::now() + PATIENCE;
+    for asked in 1.. {
+        daemon.signal("USR1");
+        let line = daemon.wait_for_nth(" stats ", asked);
+        if stat(&line, "datagrams") >= count {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not {count} datagrams in time: {line}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
 fn a_bad_list_on_reload_keeps_the_old_set_and_says_why() {
     let setup = setup("badlist", "");
     let mut daemon = Daemon::start(&setup.config);
