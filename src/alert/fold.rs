@@ -204,7 +204,20 @@ impl Alerter {
         out: &mut Vec<Event>,
     ) {
         let key = pair_key(hit);
-        if self.sources_changed(&key, listings) {
+        if let Some(pair) = self.pairs.get_mut(&key) {
+            if !sources_changed(pair, self.set_generation, listings) {
+                self.counters.repeats_folded += 1;
+                match pair.summary.as_mut() {
+                    Some(summary) => summary.add(hit),
+                    None => {
+                        let listed = self.listed.get_mut(&key.listed);
+                        if let Some(sweep) = listed.and_then(|l| l.sweep.as_mut()) {
+                            sweep.add(hit);
+                        }
+                    }
+                }
+                return;
+            }
             // The old window's flows are summed; this flow opens a new one below. Its end
             // stays queued and is passed over when it falls due.
             if let Some(pair) = self.pairs.remove(&key) {
@@ -212,19 +225,6 @@ impl Alerter {
                     self.write_repeat(&summary, now_us, out);
                 }
             }
-        }
-        if let Some(pair) = self.pairs.get_mut(&key) {
-            self.counters.repeats_folded += 1;
-            match pair.summary.as_mut() {
-                Some(summary) => summary.add(hit),
-                None => {
-                    let listed = self.listed.get_mut(&key.listed);
-                    if let Some(sweep) = listed.and_then(|l| l.sweep.as_mut()) {
-                        sweep.add(hit);
-                    }
-                }
-            }
-            return;
         }
 
         self.make_room(now_us, out);
@@ -247,24 +247,6 @@ impl Alerter {
             self.pair_deadlines.insert(deadline, key);
         }
         self.next_due = self.next_due.min(deadline.0);
-    }
-
-    /// Whether the open window of `key` was opened under an older set and names other
-    /// sources than `listings`, the current set's. A window found unchanged is marked as
-    /// checked, so each is compared once a set.
-    fn sources_changed(&mut self, key: &PairKey, listings: &[Listing<'_>]) -> bool {
-        let generation = self.set_generation;
-        let Some(pair) = self
-            .pairs
-            .get_mut(key)
-            .filter(|p| p.generation != generation)
-        else {
-            return false;
-        };
-        pair.generation = generation;
-        pair.summary
-            .as_ref()
-            .is_some_and(|summary| summary.provenance != Provenance::from_listings(listings))
     }
 
     /// Counts a new peer of `listed`, opening its window (ending at `deadline`) if none is
@@ -438,6 +420,19 @@ impl Alerter {
         let listed = self.listed_deadlines.first().map(|(d, _)| d.0);
         self.next_due = pair.into_iter().chain(listed).min().unwrap_or(i64::MAX);
     }
+}
+
+/// Whether `pair`'s window was opened under an older set than `generation` and names other
+/// sources than `listings`, the current set's. A window found unchanged is marked as
+/// checked, so each is compared once a set.
+fn sources_changed(pair: &mut Pair, generation: u64, listings: &[Listing<'_>]) -> bool {
+    if pair.generation == generation {
+        return false;
+    }
+    pair.generation = generation;
+    pair.summary
+        .as_ref()
+        .is_some_and(|summary| summary.provenance != Provenance::from_listings(listings))
 }
 
 /// (listed address, the other end's address, dir): replies fold into their requests.
