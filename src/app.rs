@@ -45,7 +45,18 @@ fn run(config: Config, args: RunArgs) -> anyhow::Result<u8> {
         }
     };
     crate::service::run(config, ready)?;
+    if let Some(path) = &args.pidfile {
+        remove_own_pidfile(path);
+    }
     Ok(0)
+}
+
+/// At a clean stop the pidfile goes, if it still names this process.
+fn remove_own_pidfile(path: &std::path::Path) {
+    let named = std::fs::read_to_string(path).unwrap_or_default();
+    if named.trim() == std::process::id().to_string() {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// Without --daemon the pidfile is ours to write (daemonize writes it when detaching).

@@ -248,8 +248,12 @@ pub struct Problem {
 
 impl fmt::Display for Problem {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        // Line 0: about the file as a whole (a key it lacks), not one of its lines.
         let file = self.path.display();
-        write!(f, "{file}:{}: {}: {}", self.line, self.key, self.message)
+        match self.line {
+            0 => write!(f, "{file}: {}: {}", self.key, self.message),
+            line => write!(f, "{file}:{line}: {}: {}", self.key, self.message),
+        }
     }
 }
 

@@ -12,8 +12,16 @@ use flowalert::cli::{Cli, Command, RunArgs};
 use flowalert::config::{Config, Report};
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    let command = cli.command.unwrap_or(Command::Run(RunArgs::default()));
+    let mut cli = Cli::parse();
+    let mut command = cli.command.unwrap_or(Command::Run(RunArgs::default()));
+    if let Command::Run(args) = &mut command {
+        if args.daemon {
+            // The daemon works from /: relative paths would name other files there, the
+            // configuration at a reload and the lists and pidfile at once.
+            cli.config = absolute(cli.config);
+            args.pidfile = args.pidfile.take().map(absolute);
+        }
+    }
 
     let (config, report) = Config::load(&cli.config);
     if let Command::CheckConfig = command {
@@ -34,6 +42,10 @@ fn main() -> ExitCode {
     }
 }
 
+fn absolute(path: std::path::PathBuf) -> std::path::PathBuf {
+    std::path::absolute(&path).unwrap_or(path)
+}
+
 /// Every problem in the file, then whether the lists it names load: systemd runs this before
 /// a reload, so a list that would fail the rebuild fails here and the old set stays.
 fn check_config(report: &Report, config: Option<&Config>) -> ExitCode {
@@ -43,7 +55,11 @@ fn check_config(report: &Report, config: Option<&Config>) -> ExitCode {
     };
     let now_ms = flowalert::clock::Clock::system().now_millis();
     match flowalert::intel::build::load_sources(config, now_ms) {
-        Ok((_, warnings)) => {
+        Ok((sources, mut warnings)) => {
+            // Building the set finds what only the whole set shows: list entries that
+            // overlap home networks.
+            let built = flowalert::intel::build::build_at(sources, &config.networks, now_ms);
+            warnings.extend(built.warnings);
             for warning in &warnings {
                 eprintln!("warning: {warning}");
             }

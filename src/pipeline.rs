@@ -122,6 +122,12 @@ impl Pipeline {
         let mut pipeline = Pipeline::new(config, outputs, now_us);
         pipeline.reporter = worker == 0;
         pipeline.restore_templates(&config.state.dir, now_us);
+        // The packages make the state directory; a configuration of one's own may name one
+        // that does not exist yet.
+        if let Err(err) = std::fs::create_dir_all(&config.state.dir) {
+            let dir = config.state.dir.display();
+            crate::warn!("cannot create the state directory {dir}: {err}");
+        }
         pipeline.template_file = Some(config.state.dir.join(template_file(worker)));
         pipeline.install(built, now_us);
         if config.dnsbl.enabled {

@@ -356,3 +356,21 @@ fn too_many_dnsbl_zones_are_refused() {
         ["test.toml:65: [[dnsbl.zone]]: 17 zones; at most 16"]
     );
 }
+
+#[test]
+fn a_problem_of_the_whole_file_names_no_line() {
+    let problem = |line| Problem {
+        path: "test.toml".into(),
+        line,
+        key: "-".into(),
+        message: "the file is world-writable".into(),
+    };
+    assert_eq!(
+        problem(0).to_string(),
+        "test.toml: -: the file is world-writable"
+    );
+    assert_eq!(
+        problem(4).to_string(),
+        "test.toml:4: -: the file is world-writable"
+    );
+}

@@ -411,7 +411,7 @@ impl Builders {
                 comment => format!(" ({comment})"),
             };
             self.warnings.push(format!(
-                "list {source}: entry {}{comment} covers home network {}",
+                "list {source}: entry {}{comment} overlaps home network {}",
                 indicator.entry,
                 nets.join(", ")
             ));

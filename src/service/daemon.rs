@@ -36,8 +36,16 @@ pub fn detach(pidfile: &Path) -> io::Result<Detached> {
         Outcome::Parent(Ok(_)) => {
             drop(daemon_end);
             let mut byte = [0u8; 1];
-            let ready = matches!(parent_end.read(&mut byte), Ok(1));
-            std::process::exit(if ready { 0 } else { 1 });
+            if matches!(parent_end.read(&mut byte), Ok(1)) {
+                std::process::exit(0);
+            }
+            // The daemon's own messages went to /dev/null, and its pidfile names a process
+            // that is gone.
+            let _ = std::fs::remove_file(pidfile);
+            crate::error!(
+                "the daemon stopped before it was ready; run without --daemon to see why"
+            );
+            std::process::exit(1);
         }
         Outcome::Parent(Err(err)) => Err(io::Error::other(err.to_string())),
         Outcome::Child(Ok(_)) => {

@@ -548,11 +548,12 @@ fn readiness_and_reloads_are_reported_to_systemd() {
 fn daemon_mode_returns_once_the_pidfile_names_a_running_service() {
     let setup = setup("daemon", "");
     let pidfile = setup.dir.path.join("flowalert.pid");
+    // Relative paths, as an operator types them: the daemon works from /, and its list
+    // (`blocked.txt`, relative to the configuration) must still load.
     let status = std::process::Command::new(env!("CARGO_BIN_EXE_flowalert"))
-        .arg("--config")
-        .arg(&setup.config)
-        .args(["run", "--daemon", "--pidfile"])
-        .arg(&pidfile)
+        .current_dir(&setup.dir.path)
+        .args(["--config", "flowalert.toml", "run", "--daemon", "--pidfile"])
+        .arg("flowalert.pid")
         .stderr(std::process::Stdio::null())
         .status()
         .unwrap();
@@ -575,6 +576,28 @@ fn daemon_mode_returns_once_the_pidfile_names_a_running_service() {
         assert!(Instant::now() < deadline, "the daemon did not stop");
         std::thread::sleep(Duration::from_millis(10));
     }
+    assert!(!pidfile.exists(), "a clean stop removes the pidfile");
+}
+
+#[test]
+fn daemon_mode_that_cannot_start_says_so_and_leaves_no_pidfile() {
+    let setup = setup("daemonfail", "");
+    setup.dir.write("blocked.txt", "<html>Not found</html>\n");
+    let pidfile = setup.dir.path.join("flowalert.pid");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_flowalert"))
+        .arg("--config")
+        .arg(&setup.config)
+        .args(["run", "--daemon", "--pidfile"])
+        .arg(&pidfile)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("the daemon stopped before it was ready"),
+        "{stderr}"
+    );
+    assert!(!pidfile.exists());
 }
 
 fn kill(pid: u32, signal: &str) {

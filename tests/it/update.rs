@@ -789,7 +789,7 @@ fn list_answering_an_html_error_page_with_200_keeps_the_old_file() {
         err,
         format!(
             "update: 1 source(s) failed: list drop ({}/drop.txt): the download is not a list (no \
-             address, prefix or range in it); kept the old file",
+             address, prefix or range in it); left the file as it was",
             server.url()
         )
     );
@@ -828,7 +828,7 @@ fn list_failing_with_404_keeps_the_old_file_and_otx_still_runs() {
     let err = error(&setup.run(NOW_MS));
 
     assert!(
-        err.ends_with("drop.txt): HTTP status 404; kept the old file"),
+        err.ends_with("drop.txt): HTTP status 404; left the file as it was"),
         "{err}"
     );
     assert_eq!(

@@ -123,7 +123,7 @@ fn exclude_and_home_are_carved_and_home_is_warned_about() {
     assert!(built.set.is_listed("203.0.113.128".parse().unwrap()));
     assert_eq!(
         built.warnings,
-        vec!["list drop: entry 198.51.100.0/24 (SBL1) covers home network 198.51.100.128/25"]
+        vec!["list drop: entry 198.51.100.0/24 (SBL1) overlaps home network 198.51.100.128/25"]
     );
     assert_eq!((built.summary[0].carved, built.summary[0].entries), (2, 2));
     assert_eq!(

@@ -118,7 +118,7 @@ pub fn download_list(
             return Ok((ListOutcome::NotModified, Some(record)));
         }
         (200, _) => {}
-        (status, _) => return Err(format!("HTTP status {status}; kept the old file")),
+        (status, _) => return Err(format!("HTTP status {status}; left the file as it was")),
     }
 
     check_body(&reply.body)?;
@@ -142,16 +142,16 @@ fn fetch(url: &str, last: Option<&Fetched>, policy: &HttpPolicy) -> Result<http:
         headers,
         follow_redirects: true,
     };
-    http::get(&request, policy).map_err(|err| format!("{err}; kept the old file"))
+    http::get(&request, policy).map_err(|err| format!("{err}; left the file as it was"))
 }
 
 fn check_body(body: &[u8]) -> Result<(), String> {
     if body.iter().all(u8::is_ascii_whitespace) {
-        return Err("the download is empty; kept the old file".into());
+        return Err("the download is empty; left the file as it was".into());
     }
     if !looks_like_list(body) {
         let why = "the download is not a list (no address, prefix or range in it)";
-        return Err(format!("{why}; kept the old file"));
+        return Err(format!("{why}; left the file as it was"));
     }
     Ok(())
 }
