@@ -97,6 +97,10 @@ pub struct Pipeline {
     /// stats line never goes back when a reload starts a new alerter.
     retired_alerts: Vec<u64>,
     template_file: Option<PathBuf>,
+    /// The first of the loop's output tokens, once `register_outputs` was called.
+    output_tokens: Option<usize>,
+    /// Outputs reloads replaced, until the next tick finishes them elsewhere.
+    replaced_outputs: Vec<Outputs>,
     next_save: i64,
     /// DNS blocklists, asked for remote addresses no static list names (service only).
     dnsbl: Option<Dnsbl>,
@@ -156,6 +160,8 @@ impl Pipeline {
             counters: PipelineCounters::default(),
             retired_alerts: Vec::new(),
             template_file: None,
+            output_tokens: None,
+            replaced_outputs: Vec::new(),
             next_save: now_us + SAVE_EVERY_US,
             dnsbl: None,
             remote: RemoteFilter::new(config),
@@ -263,6 +269,7 @@ impl Pipeline {
             .check(now_us, &self.decoder, &self.outputs, &mut self.events);
         self.write_events();
         if let Some(registry) = registry {
+            self.settle_outputs(registry);
             self.outputs.tick(registry, now_us);
         }
         if now_us >= self.next_save {
@@ -315,7 +322,14 @@ impl Pipeline {
             match Outputs::open(&config.output, std::process::id()) {
                 Ok(outputs) => {
                     let mut old_outputs = std::mem::replace(&mut self.outputs, outputs);
-                    old_outputs.flush();
+                    // Standard output now, so its lines keep their order.
+                    old_outputs.end_turn();
+                    // In a loop, the next tick registers the new outputs and finishes the
+                    // old ones elsewhere; without one (tests), they finish here.
+                    match self.output_tokens {
+                        Some(_) => self.replaced_outputs.push(old_outputs),
+                        None => finish_outputs(old_outputs),
+                    }
                 }
                 Err(err) => crate::error!("kept the old outputs: {err:#}"),
             }
@@ -392,7 +406,33 @@ impl Pipeline {
         first: usize,
     ) -> anyhow::Result<()> {
         self.outputs.register(registry, first)?;
+        self.output_tokens = Some(first);
         Ok(())
+    }
+
+    /// Outputs a reload opened are registered under the loop's output tokens; the ones
+    /// they replaced leave the poll and are finished on another thread, since sending what
+    /// a TCP queue holds can take seconds.
+    fn settle_outputs(&mut self, registry: &mio::Registry) {
+        let Some(first) = self
+            .output_tokens
+            .filter(|_| !self.replaced_outputs.is_empty())
+        else {
+            return;
+        };
+        let mut replaced = std::mem::take(&mut self.replaced_outputs);
+        for old in &mut replaced {
+            old.deregister(registry);
+        }
+        if let Err(err) = self.outputs.register(registry, first) {
+            crate::error!("cannot register the new outputs: {err}");
+        }
+        let spawned = std::thread::Builder::new()
+            .name("old-outputs".into())
+            .spawn(move || replaced.into_iter().for_each(finish_outputs));
+        if let Err(err) = spawned {
+            crate::warn!("cannot start a thread to finish the old outputs: {err}");
+        }
     }
 
     pub fn output_event(&mut self, registry: &mio::Registry, event: &mio::event::Event, now: i64) {
@@ -413,6 +453,7 @@ impl Pipeline {
     pub fn shutdown(&mut self, now_us: i64) {
         self.alerter.flush(now_us, &mut self.events);
         self.write_events();
+        self.replaced_outputs.drain(..).for_each(finish_outputs);
         self.outputs.flush();
         self.save_templates();
     }
@@ -593,6 +634,17 @@ fn may_touch_set(set: &IndicatorSet, record: &FlowRecord) -> bool {
     addresses.iter().fold(false, |maybe, addr| {
         maybe | addr.is_some_and(|addr| set.may_list(addr))
     })
+}
+
+/// Sends what replaced outputs still hold (waiting a few seconds at most per TCP target)
+/// and says what could not be sent.
+fn finish_outputs(mut outputs: Outputs) {
+    let before: u64 = outputs.sinks().map(|(_, c)| c.dropped).sum();
+    outputs.flush();
+    let lost = outputs.sinks().map(|(_, c)| c.dropped).sum::<u64>() - before;
+    if lost > 0 {
+        crate::warn!("the replaced outputs could not send {lost} records");
+    }
 }
 
 /// Dropping a set of a million prefixes takes milliseconds; do it off the loop thread.

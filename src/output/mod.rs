@@ -242,6 +242,16 @@ impl Outputs {
         Ok(())
     }
 
+    /// Takes the TCP sinks' connections out of `registry` (outputs a reload replaced,
+    /// before another thread finishes them).
+    pub fn deregister(&mut self, registry: &Registry) {
+        for sink in &mut self.sinks {
+            if let Sink::Tcp(s, _) = sink {
+                s.deregister(registry);
+            }
+        }
+    }
+
     /// Readiness for one of the tokens `register` handed out.
     pub fn on_event(&mut self, registry: &Registry, event: &mio::event::Event, now_us: i64) {
         let index = event.token().0.wrapping_sub(self.first_token);

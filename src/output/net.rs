@@ -163,6 +163,15 @@ impl TcpSink {
         self.connect(registry);
     }
 
+    /// Takes this sink's connection out of `registry`, so that another thread may finish
+    /// it and the token may serve another sink.
+    pub fn deregister(&mut self, registry: &Registry) {
+        self.token = None;
+        if let State::Up(stream) | State::Connecting { stream, .. } = &mut self.state {
+            let _ = registry.deregister(stream);
+        }
+    }
+
     /// Queues `record` and sends what the connection takes now.
     pub fn write(&mut self, record: &str) {
         if self.queue.len() >= self.capacity {

@@ -226,6 +226,43 @@ fn records_reach_tcp_syslog_receivers_with_both_framings() {
     }
 }
 
+#[test]
+fn a_reload_that_adds_a_tcp_syslog_target_connects_it() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let target = listener.local_addr().unwrap();
+    let setup = setup("tcpreload", "");
+    let mut daemon = Daemon::start(&setup.config);
+
+    let text = std::fs::read_to_string(&setup.config).unwrap();
+    setup.dir.write(
+        "flowalert.toml",
+        &format!("{text}syslog = [\"tcp://{target}\"]\n"),
+    );
+    daemon.signal("HUP");
+    daemon.wait_for_nth("indicator set ready", 2);
+    send(&exporter(), &daemon, 0, &[scan_syn()]);
+
+    let deadline = Instant::now() + PATIENCE;
+    let stream = loop {
+        match listener.accept() {
+            Ok((stream, _)) => break stream,
+            Err(err) if err.kind() == std::io::ErrorKind::WouldBlock => {
+                assert!(Instant::now() < deadline, "flowalert did not connect");
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(err) => panic!("accept: {err}"),
+        }
+    };
+    stream.set_nonblocking(false).unwrap();
+    stream.set_read_timeout(Some(PATIENCE)).unwrap();
+    let record = read_record(&mut BufReader::new(stream), false);
+    let parsed = syslog_loose::parse_message(&record, syslog_loose::Variant::RFC5424);
+    assert_eq!(parsed.msg, SCAN_HIT.split("]: ").nth(1).unwrap());
+    let (code, _) = daemon.stop();
+    assert_eq!(code, 0);
+}
+
 fn read_record(reader: &mut BufReader<std::net::TcpStream>, octet_counted: bool) -> String {
     if !octet_counted {
         let mut line = String::new();
