@@ -28,6 +28,10 @@ pub struct Cache {
     pub version: u32,
     /// When the last complete sync started, ms since the epoch (the clock `update` used).
     pub last_sync_ms: Option<i64>,
+    /// When the last full sync (every subscribed pulse, not only the changed ones) started;
+    /// absent in caches written before full syncs existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_full_sync_ms: Option<i64>,
     pub pulses: Vec<CachedPulse>,
 }
 
@@ -60,6 +64,7 @@ impl Cache {
         Cache {
             version: CACHE_VERSION,
             last_sync_ms: None,
+            last_full_sync_ms: None,
             pulses: Vec::new(),
         }
     }

@@ -272,9 +272,14 @@ fn otx_summary(outcome: SyncOutcome, stats: &SyncStats) -> String {
     } else {
         skipped.join(", ")
     };
+    let unsubscribed = match stats.unsubscribed {
+        0 => String::new(),
+        n => format!("; {n} pulse(s) no longer subscribed"),
+    };
     format!(
         "update: otx: {what}; {} page(s), {} pulse(s) ({} bad), {} indicator(s) kept, \
-         {} inactive, {} expired, {} bad value(s), {} pulse(s) aged out; skipped types: {}",
+         {} inactive, {} expired, {} bad value(s), {} pulse(s) aged out; skipped types: {}\
+         {unsubscribed}",
         stats.pages,
         stats.pulses,
         stats.bad_pulses,

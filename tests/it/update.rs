@@ -519,6 +519,62 @@ fn otx_pulses_not_modified_within_max_age_age_out_of_the_cache() {
     );
 }
 
+#[test]
+fn otx_full_sync_once_a_day_drops_pulses_no_longer_subscribed() {
+    let a = pulse(
+        "aaaa01",
+        "A",
+        "2024-05-30T10:00:00",
+        &[("192.0.2.1", "IPv4", "null", 1)],
+    );
+    let b = pulse(
+        "bbbb02",
+        "B",
+        "2024-05-29T10:00:00",
+        &[("192.0.2.2", "IPv4", "null", 1)],
+    );
+    let both = page(&[a.clone(), b], None);
+    let only_a = page(&[a], None);
+    let mut calls = 0;
+    let server = Server::start(Box::new(move |_| {
+        calls += 1;
+        answer(200, if calls == 1 { &both } else { &only_a })
+    }));
+    let setup = Setup::otx("fullsync", &server, "30d");
+    assert_eq!(outcome(&setup.run(NOW_MS)), UpdateOutcome::Changed);
+
+    // Two hours later only what changed is asked for: B is not in the answer, and stays.
+    let later = NOW_MS + 2 * HOUR_MS;
+    assert_eq!(outcome(&setup.run(later)), UpdateOutcome::Unchanged);
+    assert_eq!(
+        setup.entries(later, 30 * DAY_MS),
+        ["192.0.2.1 A", "192.0.2.2 B"]
+    );
+
+    // A day after the first, the whole subscription is asked for, and B is gone from it.
+    let next_day = NOW_MS + DAY_MS + HOUR_MS;
+    let run = setup.run(next_day);
+    assert_eq!(outcome(&run), UpdateOutcome::Changed);
+    assert!(
+        run.log
+            .iter()
+            .any(|l| l.ends_with("; 1 pulse(s) no longer subscribed")),
+        "{:?}",
+        run.log
+    );
+    assert_eq!(setup.entries(next_day, 30 * DAY_MS), ["192.0.2.1 A"]);
+    let requests = server.requests();
+    assert_eq!(requests.len(), 3);
+    assert_eq!(
+        requests[1].target,
+        "/api/v1/pulses/subscribed?limit=50&modified_since=2024-05-31T23%3A00%3A00"
+    );
+    assert_eq!(
+        requests[2].target,
+        "/api/v1/pulses/subscribed?limit=50&modified_since=2024-05-03T01%3A00%3A00"
+    );
+}
+
 fn write_old_cache(setup: &Setup) -> Vec<u8> {
     let old = format!(
         "{{\"version\": 1, \"last_sync_ms\": {}, \"pulses\": [{{\"id\": \"cccc03\", \

@@ -22,6 +22,10 @@ const MAX_PAGES: usize = 2000;
 /// Distinct skipped indicator types counted by name; the rest count as "other".
 const MAX_TYPE_NAMES: usize = 32;
 
+/// How often a sync asks for every subscribed pulse instead of the changed ones: OTX says
+/// nothing of pulses one unsubscribes from, so only a full answer shows they are gone.
+pub const FULL_SYNC_EVERY_MS: i64 = 24 * 3600 * 1000;
+
 /// Pulse names beyond this are cut (records cut them far shorter anyway).
 const MAX_NAME_CHARS: usize = 256;
 
@@ -115,6 +119,8 @@ pub struct SyncStats {
     pub aged_out: usize,
     /// Pulses whose `more_indicators` says OTX left indicators out of the page.
     pub truncated: usize,
+    /// Pulses in the cache that a full sync no longer returned (unsubscribed or deleted).
+    pub unsubscribed: usize,
     pub skipped_types: BTreeMap<String, u64>,
 }
 
@@ -138,12 +144,43 @@ pub(super) fn sync(
         }
     }
 
-    let since = modified_since(old.as_ref(), plan);
+    let full = old
+        .as_ref()
+        .and_then(|c| c.last_full_sync_ms)
+        .map_or(true, |last| {
+            let elapsed = plan.now_ms.saturating_sub(last);
+            !(0..FULL_SYNC_EVERY_MS).contains(&elapsed)
+        });
+    let since = match full {
+        true => plan.now_ms.saturating_sub(plan.max_age_ms),
+        false => modified_since(old.as_ref(), plan),
+    };
     let mut stats = SyncStats::default();
     let fresh = fetch_pulses(plan, since, key, policy, &mut stats).map_err(|e| key.redact(&e))?;
 
     let old = old.unwrap_or_else(Cache::empty);
-    let new = merge(&old, fresh, plan, &mut stats);
+    // A full answer is the whole subscription: what it lacks is no longer subscribed.
+    let kept = match full {
+        true => Cache::empty(),
+        false => old.clone(),
+    };
+    let answered: HashSet<String> = fresh.iter().map(|p| p.id.clone()).collect();
+    let mut new = merge(&kept, fresh, plan, &mut stats);
+    new.last_full_sync_ms = if full {
+        Some(plan.now_ms)
+    } else {
+        old.last_full_sync_ms
+    };
+    if full {
+        // What an incremental sync would have aged out is counted so here too.
+        let (recent, ancient): (Vec<_>, Vec<_>) = old
+            .pulses
+            .iter()
+            .filter(|p| !answered.contains(&p.id))
+            .partition(|p| p.is_recent(plan.now_ms, plan.max_age_ms));
+        stats.aged_out += ancient.len();
+        stats.unsubscribed = recent.len();
+    }
     let changed = sorted(old.pulses) != new.pulses;
     // Written even when unchanged: the sync time moves, and with it `modified_since`.
     write_cache(plan.cache_path, &new)?;
@@ -471,6 +508,7 @@ fn merge(
     Cache {
         version: otx::CACHE_VERSION,
         last_sync_ms: Some(plan.now_ms),
+        last_full_sync_ms: None,
         pulses: by_id.into_values().collect(),
     }
 }
