@@ -101,6 +101,8 @@ pub struct Pipeline {
     output_tokens: Option<usize>,
     /// Outputs reloads replaced, until the next tick finishes them elsewhere.
     replaced_outputs: Vec<Outputs>,
+    /// Threads finishing replaced outputs; shutdown waits for them.
+    finishing: Vec<std::thread::JoinHandle<()>>,
     next_save: i64,
     /// DNS blocklists, asked for remote addresses no static list names (service only).
     dnsbl: Option<Dnsbl>,
@@ -162,6 +164,7 @@ impl Pipeline {
             template_file: None,
             output_tokens: None,
             replaced_outputs: Vec::new(),
+            finishing: Vec::new(),
             next_save: now_us + SAVE_EVERY_US,
             dnsbl: None,
             remote: RemoteFilter::new(config),
@@ -427,11 +430,22 @@ impl Pipeline {
         if let Err(err) = self.outputs.register(registry, first) {
             crate::error!("cannot register the new outputs: {err}");
         }
+        // The outputs go over only once the thread runs: if it cannot start, they are
+        // finished here instead of lost.
+        let (handing, taking) = std::sync::mpsc::channel::<Vec<Outputs>>();
         let spawned = std::thread::Builder::new()
             .name("old-outputs".into())
-            .spawn(move || replaced.into_iter().for_each(finish_outputs));
-        if let Err(err) = spawned {
-            crate::warn!("cannot start a thread to finish the old outputs: {err}");
+            .spawn(move || taking.into_iter().flatten().for_each(finish_outputs));
+        match spawned {
+            Ok(thread) => {
+                let _ = handing.send(replaced);
+                self.finishing.retain(|thread| !thread.is_finished());
+                self.finishing.push(thread);
+            }
+            Err(err) => {
+                crate::warn!("cannot start a thread to finish the old outputs ({err}); here");
+                replaced.into_iter().for_each(finish_outputs);
+            }
         }
     }
 
@@ -454,6 +468,9 @@ impl Pipeline {
         self.alerter.flush(now_us, &mut self.events);
         self.write_events();
         self.replaced_outputs.drain(..).for_each(finish_outputs);
+        for thread in self.finishing.drain(..) {
+            let _ = thread.join();
+        }
         self.outputs.flush();
         self.save_templates();
     }

@@ -166,9 +166,9 @@ impl Alerter {
     }
 
     /// The indicator set was replaced (a reload that kept the alert settings). Open windows
-    /// stay open; the next flow of one whose address the new set lists by other sources
-    /// closes it and is written as a new hit naming them. A sweep keeps the sources it
-    /// started with until its window ends.
+    /// stay open; the next flow of one whose address the new set names differently (other
+    /// lists, links or names: what its records would say) closes it and is written as a
+    /// new hit that says so. A sweep keeps what it started with until its window ends.
     pub fn new_set(&mut self) {
         self.set_generation += 1;
     }
@@ -204,6 +204,7 @@ impl Alerter {
         out: &mut Vec<Event>,
     ) {
         let key = pair_key(hit);
+        let mut reopened = false;
         if let Some(pair) = self.pairs.get_mut(&key) {
             if !sources_changed(pair, self.set_generation, listings) {
                 self.counters.repeats_folded += 1;
@@ -225,11 +226,13 @@ impl Alerter {
                     self.write_repeat(&summary, now_us, out);
                 }
             }
+            reopened = true;
         }
 
         self.make_room(now_us, out);
         let deadline = self.new_deadline(now_us.saturating_add(self.window_us));
-        if self.count_new_peer(hit.listed, deadline) {
+        // A reopened window's peer was counted when it first opened.
+        if !reopened && self.count_new_peer(hit.listed, deadline) {
             self.sweep(key, hit, listings);
         } else {
             let provenance = Provenance::from_listings(listings);
@@ -422,9 +425,9 @@ impl Alerter {
     }
 }
 
-/// Whether `pair`'s window was opened under an older set than `generation` and names other
-/// sources than `listings`, the current set's. A window found unchanged is marked as
-/// checked, so each is compared once a set.
+/// Whether `pair`'s window was opened under an older set than `generation` and its records
+/// would say other things (lists, links, names) than `listings`, the current set's. A
+/// window found unchanged is marked as checked, so each is compared once a set.
 fn sources_changed(pair: &mut Pair, generation: u64, listings: &[Listing<'_>]) -> bool {
     if pair.generation == generation {
         return false;

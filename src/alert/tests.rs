@@ -625,3 +625,35 @@ fn a_new_set_reopens_only_the_windows_whose_sources_changed() {
     );
     assert_eq!((counters.repeat_records, counters.pairs_evicted), (3, 0));
 }
+
+#[test]
+fn a_reopened_window_is_a_hit_even_past_max_peers_and_its_old_end_evicts_nothing() {
+    let old = set();
+    let new = set().with("203.0.113.9/32", "otx", "Scanner pulse", Some(PULSE));
+    let mut alerter =
+        Alerter::new(&alerts(Duration::from_secs(600), 1, 1000), &home()).with_table_cap(1);
+    let mut out = Vec::new();
+    alerter.on_flow(&scan(1000), &old, T0, &mut out);
+    alerter.new_set();
+    // Its peer was counted when the window first opened: the reopened window is a hit,
+    // not a sweep past `max-peers = 1`.
+    alerter.on_flow(&scan(2000), &new, T0 + SECOND, &mut out);
+    let text = lines(&out);
+    assert_eq!(text.len(), 2, "{text:#?}");
+    assert!(text[1].contains(": hit src=203.0.113.9 ") && text[1].contains(" lists=drop,otx "));
+    // The table holds one pair; the first window's end is still queued ahead of the
+    // reopened one's. A new pair evicts the reopened window, counted once.
+    let other = tcp("203.0.113.9", 40000, "192.0.2.20", 22, 2, 3000);
+    alerter.on_flow(&other, &new, T0 + 2 * SECOND, &mut out);
+    let counters = alerter.counters();
+    assert_eq!(counters.pairs_evicted, 1);
+    assert_eq!(alerter.pairs(), 1);
+    assert_eq!(
+        (
+            counters.hit_records,
+            counters.repeats_folded,
+            counters.repeat_records
+        ),
+        (2, 1, 0)
+    );
+}

@@ -95,6 +95,15 @@ pub fn run_update_with(config: &Config, clock: &Clock, options: &UpdateOptions) 
     let now_ms = clock.now_millis();
     let mut log = Log::default();
     let mut failures = Vec::new();
+    let _lock = match files::UpdateLock::take(&config.state.dir) {
+        Ok(lock) => lock,
+        Err(why) => {
+            return UpdateRun {
+                outcome: Err(anyhow::anyhow!("update: {why}")),
+                log: log.lines,
+            }
+        }
+    };
 
     let mut changed = update_lists(config, now_ms, options, &mut log, &mut failures);
     if config.otx.enabled {

@@ -39,9 +39,9 @@ pub fn detach(pidfile: &Path) -> io::Result<Detached> {
             if matches!(parent_end.read(&mut byte), Ok(1)) {
                 std::process::exit(0);
             }
-            // The daemon's own messages went to /dev/null, and its pidfile names a process
-            // that is gone.
-            let _ = std::fs::remove_file(pidfile);
+            // The daemon's own messages went to /dev/null. Its pidfile goes too, unless it
+            // names a process still running: another daemon, whose lock made this one fail.
+            remove_dead_pidfile(pidfile);
             crate::error!(
                 "the daemon stopped before it was ready; run without --daemon to see why"
             );
@@ -58,4 +58,32 @@ pub fn detach(pidfile: &Path) -> io::Result<Detached> {
             std::process::exit(1);
         }
     }
+}
+
+/// How long the parent waits for a failed daemon to be gone before it leaves the pidfile.
+const GONE_WAIT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Removes `pidfile` once the process it names has ended (or if it names none); leaves it
+/// while that process runs on.
+fn remove_dead_pidfile(pidfile: &Path) {
+    let named = std::fs::read_to_string(pidfile).unwrap_or_default();
+    let Ok(pid) = named.trim().parse::<u32>() else {
+        let _ = std::fs::remove_file(pidfile);
+        return;
+    };
+    let started = std::time::Instant::now();
+    while is_running(pid) {
+        if started.elapsed() >= GONE_WAIT {
+            return;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let _ = std::fs::remove_file(pidfile);
+}
+
+/// Whether `pid` is a process that has not exited (a zombie has).
+fn is_running(pid: u32) -> bool {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let state = status.lines().find_map(|line| line.strip_prefix("State:"));
+    state.is_some_and(|state| !matches!(state.trim().chars().next(), Some('Z' | 'X')))
 }

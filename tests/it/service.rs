@@ -243,6 +243,31 @@ fn a_reload_that_adds_a_tcp_syslog_target_connects_it() {
     daemon.wait_for_nth("indicator set ready", 2);
     send(&exporter(), &daemon, 0, &[scan_syn()]);
 
+    let record = read_record(&mut accept_within_patience(&listener), false);
+    let parsed = syslog_loose::parse_message(&record, syslog_loose::Variant::RFC5424);
+    assert_eq!(parsed.msg, SCAN_HIT.split("]: ").nth(1).unwrap());
+
+    // Another target in its place: the next record goes there, on the token the first
+    // target's sink had.
+    let second = TcpListener::bind("127.0.0.1:0").unwrap();
+    second.set_nonblocking(true).unwrap();
+    let replaced = format!(
+        "{text}syslog = [\"tcp://{}\"]\n",
+        second.local_addr().unwrap()
+    );
+    setup.dir.write("flowalert.toml", &replaced);
+    daemon.signal("HUP");
+    daemon.wait_for_nth("indicator set ready", 3);
+    send(&exporter(), &daemon, 1, &[beacon()]);
+    let record = read_record(&mut accept_within_patience(&second), false);
+    let parsed = syslog_loose::parse_message(&record, syslog_loose::Variant::RFC5424);
+    assert_eq!(parsed.msg, BEACON_HIT.split("]: ").nth(1).unwrap());
+    let (code, _) = daemon.stop();
+    assert_eq!(code, 0);
+}
+
+/// The first connection to a non-blocking `listener`, as a blocking reader.
+fn accept_within_patience(listener: &TcpListener) -> BufReader<std::net::TcpStream> {
     let deadline = Instant::now() + PATIENCE;
     let stream = loop {
         match listener.accept() {
@@ -256,11 +281,7 @@ fn a_reload_that_adds_a_tcp_syslog_target_connects_it() {
     };
     stream.set_nonblocking(false).unwrap();
     stream.set_read_timeout(Some(PATIENCE)).unwrap();
-    let record = read_record(&mut BufReader::new(stream), false);
-    let parsed = syslog_loose::parse_message(&record, syslog_loose::Variant::RFC5424);
-    assert_eq!(parsed.msg, SCAN_HIT.split("]: ").nth(1).unwrap());
-    let (code, _) = daemon.stop();
-    assert_eq!(code, 0);
+    BufReader::new(stream)
 }
 
 fn read_record(reader: &mut BufReader<std::net::TcpStream>, octet_counted: bool) -> String {
@@ -603,6 +624,19 @@ fn daemon_mode_returns_once_the_pidfile_names_a_running_service() {
         .parse()
         .expect("a process id");
     assert!(std::path::Path::new(&format!("/proc/{pid}")).exists());
+
+    // A second daemon on the same pidfile fails on its lock, and leaves the file naming the
+    // first.
+    let second = std::process::Command::new(env!("CARGO_BIN_EXE_flowalert"))
+        .current_dir(&setup.dir.path)
+        .args(["--config", "flowalert.toml", "run", "--daemon", "--pidfile"])
+        .arg("flowalert.pid")
+        .output()
+        .unwrap();
+    assert_eq!(second.status.code(), Some(1));
+    let named = std::fs::read_to_string(&pidfile).expect("the first daemon's pidfile stays");
+    assert_eq!(named.trim(), pid.to_string());
+
     kill(pid, "TERM");
     let deadline = Instant::now() + PATIENCE;
     while std::path::Path::new(&format!("/proc/{pid}/status")).exists() {
