@@ -10,9 +10,10 @@
 //! a different comment on every line pays a boxed string per comment. Most entries are an
 //! address or prefix written in its usual form: a segment covered by one such entry holds
 //! the note and the prefix length itself, and a listing rebuilds the entry from the address
-//! looked up, so it reads the segment and the small note table and nothing else. Other
-//! entries, and entries in segments that several cover, are records: an ASCII header (text
-//! length, note) followed by the text, in one string. Records no segment needs are not kept.
+//! looked up, so it reads the segment and the small note table and nothing else; a group
+//! of entries covering one segment holds the same for each. Other entries are records: an
+//! ASCII header (text length, note) followed by the text, in one string. Records no segment
+//! or group needs are not kept.
 
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
@@ -290,7 +291,8 @@ pub struct EntryId(u32);
 pub struct IndicatorSet {
     v4: V4Segments,
     v6: V6Segments,
-    /// `group_members[group_starts[g]..group_starts[g + 1]]` are group g's record offsets.
+    /// `group_members[group_starts[g]..group_starts[g + 1]]` are group g's entries, each an
+    /// `INLINE` or `RECORD` value as a segment covered by that entry alone would hold.
     group_starts: Vec<u32>,
     group_members: Vec<u32>,
     /// The entries some segment names by record: a `HEADER`, then the text.
@@ -401,11 +403,18 @@ impl IndicatorSet {
     /// stays short.
     #[cold]
     #[inline(never)]
-    fn recorded<'a>(&'a self, value: u32, out: &mut Vec<Listing<'a>>) {
+    fn recorded<'a>(&'a self, value: u32, addr: IpAddr, out: &mut Vec<Listing<'a>>) {
         if value & TAG == RECORD {
             out.extend(self.record(value & !TAG));
         } else {
-            out.extend(self.members(value).iter().filter_map(|&at| self.record(at)));
+            out.extend(
+                self.members(value)
+                    .iter()
+                    .filter_map(|&member| match member & TAG {
+                        INLINE => self.inline(member, addr),
+                        _ => self.record(member & !TAG),
+                    }),
+            );
         }
     }
 
@@ -447,7 +456,7 @@ impl Indicators for IndicatorSet {
         if value & TAG == INLINE {
             out.extend(self.inline(value, addr));
         } else if value != NONE {
-            self.recorded(value, out);
+            self.recorded(value, addr, out);
         }
         out.len() > before
     }
@@ -697,9 +706,7 @@ impl SetBuilder {
         kept.renumber(&mut values, &self.offsets);
         let v6 = V6Segments::new(&starts, &values);
         drop((starts, values));
-        for member in &mut groups.members {
-            *member = kept.offset(*member, &self.offsets);
-        }
+        kept.renumber(&mut groups.members, &self.offsets);
 
         let records = kept.records;
         let (notes, string_bytes) = note_texts(&self.notes, self.interned);
@@ -814,9 +821,12 @@ fn cut(text: &str, max: usize) -> &str {
 /// Interned sets of two or more entry ids, shared by both families.
 #[derive(Debug)]
 struct Groups {
+    /// By the family (1 for IPv6) followed by the entry ids.
     ids: FastMap<Box<[u32]>, u32>,
     starts: Vec<u32>,
+    /// Each an `INLINE` value or, until `KeptRecords` renumbers it, `RECORD` and an id.
     members: Vec<u32>,
+    key: Vec<u32>,
 }
 
 impl Default for Groups {
@@ -825,6 +835,7 @@ impl Default for Groups {
             ids: FastMap::default(),
             starts: vec![0],
             members: Vec::new(),
+            key: Vec::new(),
         }
     }
 }
@@ -833,23 +844,26 @@ impl Groups {
     /// The segment value for the entries in `active` in family `K`, given each entry's
     /// `INLINE` value; one entry is named by its number until `KeptRecords` renumbers it.
     fn value<K: Key>(&mut self, active: &[u32], inline: &[u32]) -> u32 {
+        let one = |id: u32| match inline.get(id as usize) {
+            Some(&value) if value != NONE && K::owns((value & !TAG) >> NOTE_BITS) => value,
+            _ => RECORD | id,
+        };
         match active {
             [] => return NONE,
-            [single] => {
-                return match inline.get(*single as usize) {
-                    Some(&value) if value != NONE && K::owns((value & !TAG) >> NOTE_BITS) => value,
-                    _ => RECORD | single,
-                }
-            }
+            [single] => return one(*single),
             _ => {}
         }
-        if let Some(&id) = self.ids.get(active) {
+        // Members are values like a single entry's, so they depend on the family too.
+        self.key.clear();
+        self.key.push(u32::from(K::owns(V6_FORMS)));
+        self.key.extend_from_slice(active);
+        if let Some(&id) = self.ids.get(self.key.as_slice()) {
             return id;
         }
         let id = (self.starts.len() - 1) as u32;
-        self.members.extend_from_slice(active);
+        self.members.extend(active.iter().map(|&id| one(id)));
         self.starts.push(self.members.len() as u32);
-        self.ids.insert(active.into(), id);
+        self.ids.insert(self.key.as_slice().into(), id);
         id
     }
 }

@@ -361,6 +361,15 @@ fn one_source_set(entries: &[(&str, &str)]) -> IndicatorSet {
     builder.finish()
 }
 
+/// The record of an entry with `text` and note 0.
+fn record_of(text: &str) -> String {
+    let mut record = String::new();
+    put_seven(&mut record, text.len(), 2);
+    put_seven(&mut record, 0, 4);
+    record.push_str(text);
+    record
+}
+
 #[test]
 fn records_are_kept_only_for_entries_a_segment_needs() {
     let set = one_source_set(&[
@@ -374,22 +383,26 @@ fn records_are_kept_only_for_entries_a_segment_needs() {
         ("198.51.100.7", "198.51.100.7/32"),
         ("203.0.113.0-203.0.113.255", "203.0.113.0/24"),
     ]);
-    // The range is a record of its own, kept first; the overlap names both other entries
-    // by record, kept when the groups are renumbered.
-    let mut expected = String::new();
-    for text in [
-        "203.0.113.0-203.0.113.255",
-        "198.51.100.0/24",
-        "198.51.100.7",
-    ] {
-        put_seven(&mut expected, text.len(), 2);
-        put_seven(&mut expected, 0, 4);
-        expected.push_str(text);
-    }
-    assert_eq!(set.records, expected);
+    // The range is the one record: the overlap's group holds both other entries inline.
+    assert_eq!(set.records, record_of("203.0.113.0-203.0.113.255"));
     let mut out = Vec::new();
     assert!(set.listings("198.51.100.8".parse().unwrap(), &mut out));
     assert_eq!(out[0].entry, Entry::Net("198.51.100.0/24".parse().unwrap()));
+    out.clear();
+    assert!(set.listings("198.51.100.7".parse().unwrap(), &mut out));
+    let entries: Vec<String> = out.iter().map(|l| l.entry.to_string()).collect();
+    assert_eq!(entries, ["198.51.100.0/24", "198.51.100.7"]);
+
+    // A group with an entry kept as written keeps its record, beside an inline one.
+    let set = one_source_set(&[
+        ("198.51.100.0/24", "198.51.100.0/24"),
+        ("198.51.100.9/32 ", "198.51.100.9/32"),
+    ]);
+    assert_eq!(set.records, record_of("198.51.100.9/32 "));
+    let mut out = Vec::new();
+    assert!(set.listings("198.51.100.9".parse().unwrap(), &mut out));
+    let entries: Vec<String> = out.iter().map(|l| l.entry.to_string()).collect();
+    assert_eq!(entries, ["198.51.100.0/24", "198.51.100.9/32 "]);
 }
 
 #[test]
