@@ -204,12 +204,17 @@ impl Pipeline {
         self.maybe_listed.clear();
         self.maybe_listed
             .extend(self.records.iter().map(|record| may_touch_set(set, record)));
-        for (record, &maybe) in self.records.iter().zip(&self.maybe_listed) {
+        // The few records that pass get their full lookups in a second pass of their own,
+        // with no branch between them either.
+        for (record, maybe) in self.records.iter().zip(self.maybe_listed.iter_mut()) {
+            *maybe = *maybe && touches_set(set, record);
+        }
+        for (record, &listed) in self.records.iter().zip(&self.maybe_listed) {
             // The decoder counts records without any address; there is nothing to look up.
             if !record.has_address() {
                 continue;
             }
-            if maybe && touches_set(&self.indicators.set, record) {
+            if listed {
                 self.alerter
                     .on_flow(record, &self.indicators.set, now_us, &mut self.events);
             }
@@ -631,15 +636,15 @@ fn with_retired<'a>(
 }
 
 /// Whether any address of `record` is listed; the alerter does nothing with a flow that has
-/// none. Most flows have none, and this loop of plain lookups, with no provenance and no
-/// folding between them, lets the cache misses of consecutive flows' lookups overlap.
+/// none. Plain lookups with no provenance, every address looked up rather than stopping at
+/// the first listed one, so that nothing waits on what one found and the cache misses of
+/// consecutive flows' lookups overlap.
 #[inline]
 fn touches_set(set: &IndicatorSet, record: &FlowRecord) -> bool {
     let addresses = [record.src, record.dst, record.nat_src, record.nat_dst];
-    addresses
-        .into_iter()
-        .flatten()
-        .any(|addr| set.is_listed(addr))
+    addresses.iter().fold(false, |listed, addr| {
+        listed | addr.is_some_and(|addr| set.is_listed(addr))
+    })
 }
 
 /// Whether some address of `record` may be listed, from the first step of each lookup only
