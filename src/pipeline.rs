@@ -636,26 +636,28 @@ fn with_retired<'a>(
 }
 
 /// Whether any address of `record` is listed; the alerter does nothing with a flow that has
-/// none. Plain lookups with no provenance, every address looked up rather than stopping at
-/// the first listed one, so that nothing waits on what one found and the cache misses of
-/// consecutive flows' lookups overlap.
+/// none. Plain lookups with no provenance.
 #[inline]
 fn touches_set(set: &IndicatorSet, record: &FlowRecord) -> bool {
-    let addresses = [record.src, record.dst, record.nat_src, record.nat_dst];
-    addresses.iter().fold(false, |listed, addr| {
-        listed | addr.is_some_and(|addr| set.is_listed(addr))
-    })
+    any_address(record, |addr| set.is_listed(addr))
 }
 
-/// Whether some address of `record` may be listed, from the first step of each lookup only
-/// and with no branch on what it finds: a datagram's records go through this first, so
-/// that the cache misses of all their lookups overlap.
+/// Whether some address of `record` may be listed, from the first step of each lookup only:
+/// a datagram's records go through this first.
 #[inline]
 fn may_touch_set(set: &IndicatorSet, record: &FlowRecord) -> bool {
+    any_address(record, |addr| set.may_list(addr))
+}
+
+/// Whether `test` holds for an address of `record`, NAT addresses included. Every address
+/// is tested rather than stopping at the first that passes, so nothing waits on what one
+/// lookup found and the cache misses of consecutive records' lookups overlap.
+#[inline(always)]
+fn any_address(record: &FlowRecord, test: impl Fn(IpAddr) -> bool) -> bool {
     let addresses = [record.src, record.dst, record.nat_src, record.nat_dst];
-    addresses.iter().fold(false, |maybe, addr| {
-        maybe | addr.is_some_and(|addr| set.may_list(addr))
-    })
+    addresses
+        .iter()
+        .fold(false, |any, addr| any | addr.is_some_and(&test))
 }
 
 /// Sends what replaced outputs still hold (waiting a few seconds at most per TCP target)

@@ -399,22 +399,18 @@ impl IndicatorSet {
         self.noted(Entry::Written(text), note)
     }
 
-    /// The listings a `RECORD` or group value names: out of line, so that the common case
-    /// stays short.
+    /// The listings a `RECORD` or group value names: out of line, so that the most common
+    /// case, one entry inline, stays short. A group's members are values of one entry.
     #[cold]
     #[inline(never)]
     fn recorded<'a>(&'a self, value: u32, addr: IpAddr, out: &mut Vec<Listing<'a>>) {
-        if value & TAG == RECORD {
-            out.extend(self.record(value & !TAG));
-        } else {
-            out.extend(
-                self.members(value)
-                    .iter()
-                    .filter_map(|&member| match member & TAG {
-                        INLINE => self.inline(member, addr),
-                        _ => self.record(member & !TAG),
-                    }),
-            );
+        let one = |member: u32| match member & TAG {
+            INLINE => self.inline(member, addr),
+            _ => self.record(member & !TAG),
+        };
+        match value & TAG {
+            RECORD => out.extend(one(value)),
+            _ => out.extend(self.members(value).iter().filter_map(|&member| one(member))),
         }
     }
 

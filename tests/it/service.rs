@@ -105,6 +105,11 @@ const BEACON_HIT: &str = "TIME test flowalert[PID]: hit src=192.0.2.12 sport=515
     lists=blocked refs=- start=2025-12-03T18:39:40.000Z exporter=127.0.0.1 sampling=1 \
     packets=14 bytes=2210 names=\"controller\"";
 
+/// The scan's SYN and its reply, summed when their window closes.
+const SCAN_REPEAT: &str = "TIME test flowalert[PID]: repeat src=203.0.113.66 dst=192.0.2.10 \
+    proto=TCP dir=in match=src listed=203.0.113.66 lists=blocked peers=1 flows=2 packets=2 \
+    bytes=100 first=2025-12-03T18:39:50.000Z last=2025-12-03T18:39:50.010Z names=\"scanner\"";
+
 #[test]
 fn a_scan_and_its_replies_make_one_inbound_hit_and_one_repeat_at_exit() {
     let setup = setup("scan", "");
@@ -122,12 +127,7 @@ fn a_scan_and_its_replies_make_one_inbound_hit_and_one_repeat_at_exit() {
     let (code, stats) = daemon.stop();
     assert_eq!(code, 0);
     let lines = wait_for_lines(&log, 3);
-    assert_eq!(
-        mask(&lines[2]),
-        "TIME test flowalert[PID]: repeat src=203.0.113.66 dst=192.0.2.10 proto=TCP dir=in \
-         match=src listed=203.0.113.66 lists=blocked peers=1 flows=2 packets=2 bytes=100 \
-         first=2025-12-03T18:39:50.000Z last=2025-12-03T18:39:50.010Z names=\"scanner\""
-    );
+    assert_eq!(mask(&lines[2]), SCAN_REPEAT);
     assert_eq!(lines.len(), 3, "{lines:#?}");
     assert_eq!(stat(&stats, "datagrams"), 2);
 }
@@ -228,40 +228,30 @@ fn records_reach_tcp_syslog_receivers_with_both_framings() {
 
 #[test]
 fn a_reload_that_adds_a_tcp_syslog_target_connects_it() {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    listener.set_nonblocking(true).unwrap();
-    let target = listener.local_addr().unwrap();
     let setup = setup("tcpreload", "");
     let mut daemon = Daemon::start(&setup.config);
-
     let text = std::fs::read_to_string(&setup.config).unwrap();
-    setup.dir.write(
-        "flowalert.toml",
-        &format!("{text}syslog = [\"tcp://{target}\"]\n"),
-    );
-    daemon.signal("HUP");
-    daemon.wait_for_nth("indicator set ready", 2);
-    send(&exporter(), &daemon, 0, &[scan_syn()]);
 
-    let record = read_record(&mut accept_within_patience(&listener), false);
-    let parsed = syslog_loose::parse_message(&record, syslog_loose::Variant::RFC5424);
-    assert_eq!(parsed.msg, SCAN_HIT.split("]: ").nth(1).unwrap());
+    // The first target a reload adds, then another in its place, on the token the first
+    // target's sink had: each gets the next record.
+    for (round, flow, expected) in [(2, scan_syn(), SCAN_HIT), (3, beacon(), BEACON_HIT)] {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.set_nonblocking(true).unwrap();
+        let target = listener.local_addr().unwrap();
+        let with_target = format!("{text}syslog = [\"tcp://{target}\"]\n");
+        setup.dir.write("flowalert.toml", &with_target);
+        daemon.signal("HUP");
+        daemon.wait_for_nth("indicator set ready", round);
+        send(&exporter(), &daemon, round as u32, &[flow]);
 
-    // Another target in its place: the next record goes there, on the token the first
-    // target's sink had.
-    let second = TcpListener::bind("127.0.0.1:0").unwrap();
-    second.set_nonblocking(true).unwrap();
-    let replaced = format!(
-        "{text}syslog = [\"tcp://{}\"]\n",
-        second.local_addr().unwrap()
-    );
-    setup.dir.write("flowalert.toml", &replaced);
-    daemon.signal("HUP");
-    daemon.wait_for_nth("indicator set ready", 3);
-    send(&exporter(), &daemon, 1, &[beacon()]);
-    let record = read_record(&mut accept_within_patience(&second), false);
-    let parsed = syslog_loose::parse_message(&record, syslog_loose::Variant::RFC5424);
-    assert_eq!(parsed.msg, BEACON_HIT.split("]: ").nth(1).unwrap());
+        let record = read_record(&mut accept_within_patience(&listener), false);
+        let parsed = syslog_loose::parse_message(&record, syslog_loose::Variant::RFC5424);
+        assert_eq!(
+            parsed.msg,
+            expected.split("]: ").nth(1).unwrap(),
+            "round {round}"
+        );
+    }
     let (code, _) = daemon.stop();
     assert_eq!(code, 0);
 }
@@ -383,12 +373,7 @@ fn a_reload_that_leaves_alerts_alone_keeps_folding_and_names_new_sources() {
     daemon.wait_for_nth("indicator set ready", 3);
     send(&socket, &daemon, 2, &[scan_syn()]);
     let lines = wait_for_lines(&log, 3);
-    assert_eq!(
-        mask(&lines[1]),
-        "TIME test flowalert[PID]: repeat src=203.0.113.66 dst=192.0.2.10 proto=TCP dir=in \
-         match=src listed=203.0.113.66 lists=blocked peers=1 flows=2 packets=2 bytes=100 \
-         first=2025-12-03T18:39:50.000Z last=2025-12-03T18:39:50.010Z names=\"scanner\""
-    );
+    assert_eq!(mask(&lines[1]), SCAN_REPEAT);
     assert_eq!(
         mask(&lines[2]),
         SCAN_HIT.replace("names=\"scanner\"", "names=\"scanner, seen again\"")
